@@ -1,0 +1,335 @@
+"""Merchants (firms): attributes, the grey-practice decision, risk learning, portfolio choice.
+
+The functions here are the merchant rules, vectorised over rows of the firm
+and store tables; ``MarketModel.step`` calls them in the order given in
+docs/ODD.md. ``Merchant`` is the Mesa agent: a thin view on one firm row.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+import scipy.sparse as sp
+from scipy import special, stats
+
+from .config import OriginConfig
+from .state import STATUS_NAMES
+
+if TYPE_CHECKING:
+    from .model import MarketModel
+
+# Initial cash is counted in weeks of expected sales at this net margin.
+CASH_MARGIN = 0.10
+MAX_EXTRA_STORES = 2000
+
+
+class Merchant(mesa.Agent):
+    """A firm. Its state lives in ``model.firms`` row ``row``; this object is a view."""
+
+    def __init__(self, model: MarketModel, row: int) -> None:
+        super().__init__(model)
+        self.row = row
+
+    @property
+    def origin(self) -> str:
+        """ "CN" or "other"."""
+        return ("CN", "other")[int(self.model.firms.origin[self.row])]
+
+    @property
+    def alive(self) -> bool:
+        """False once the firm has exited."""
+        return bool(self.model.firms.alive[self.row])
+
+    @property
+    def cash(self) -> float:
+        """Cash in USD (frozen funds excluded)."""
+        return float(self.model.firms.cash[self.row])
+
+    @property
+    def size(self) -> float:
+        """Demand weight (median firm = 1)."""
+        return float(self.model.firms.size[self.row])
+
+    @property
+    def perceived_risk(self) -> dict[str, float]:
+        """Perceived weekly penalty rate per platform."""
+        r = self.model.firms.risk[self.row]
+        return {p.name: float(r[p.index]) for p in self.model.platform_agents}
+
+    def stores(self) -> list[dict]:
+        """This firm's stores (all statuses but closed) as dicts."""
+        st = self.model.stores
+        idx = np.flatnonzero((st.firm[: st.n] == self.row) & (st.status[: st.n] > 0))
+        names = [p.name for p in self.model.platform_agents]
+        return [
+            {
+                "platform": names[st.platform[i]],
+                "status": STATUS_NAMES[st.status[i]],
+                "strikes": int(st.strikes[i]),
+                "rating_inflation": float(st.inflation[i]),
+                "fake_reviews_live": float(st.fake_live[i]),
+                "frozen_usd": float(st.frozen[i]),
+            }
+            for i in idx
+        ]
+
+    @property
+    def platforms(self) -> list[str]:
+        """Platforms where the firm has a live (active, warned or suspended) store."""
+        listed = self.model.listed[self.row]
+        return [p.name for p in self.model.platform_agents if listed[p.index]]
+
+
+# ------------------------------------------------------------------ attributes
+
+
+def draw_attributes(
+    oc: OriginConfig, n: int, rng: np.random.Generator, n_known_platforms: int
+) -> dict[str, np.ndarray]:
+    """Draw ``n`` firms of one origin by inverse transforms of fixed base draws.
+
+    Every firm consumes the same base draws whatever the parameters, so a
+    parameter change moves attributes monotonically under common random numbers.
+
+    - size ``x = x_m u^(-1/alpha)``, ``x_m = 2^(-1/alpha)`` (Pareto, median 1);
+    - quality ``q ~ N(mu_q, sd_q)`` clipped to [1, 5];
+    - price log-normal with mean ``mu_p`` and coefficient of variation ``cv``;
+    - propensity ``~ Beta(m c, (1 - m) c)`` (mean m, concentration c);
+    - extra stores ``~ Poisson(lambda sqrt(size))`` (capped);
+    - association membership ``u < share``; one listing draw per known platform.
+    """
+    u = rng.random((n, 5 + n_known_platforms))
+    z = rng.standard_normal((n, 2))
+    alpha = oc.size_pareto_alpha
+    size = 2.0 ** (-1.0 / alpha) * np.power(1.0 - u[:, 0], -1.0 / alpha)
+    quality = np.clip(oc.quality_mean + oc.quality_sd * z[:, 0], 1.0, 5.0)
+    s2 = np.log1p(oc.price_cv**2)
+    price = np.exp(np.log(oc.price_mean_usd) - s2 / 2 + np.sqrt(s2) * z[:, 1])
+    m, c = oc.grey_propensity_mean, oc.grey_propensity_concentration
+    if m <= 0.0 or m >= 1.0:
+        propensity = np.full(n, float(np.clip(m, 0.0, 1.0)))
+    else:
+        propensity = special.betaincinv(m * c, (1.0 - m) * c, u[:, 1])
+    lam = oc.stores_per_platform_mean * np.sqrt(size)
+    extra = np.where(lam > 0, stats.poisson.ppf(u[:, 2], np.maximum(lam, 1e-12)), 0.0)
+    return {
+        "size": size,
+        "quality": quality,
+        "price": price,
+        "propensity": propensity,
+        "extra_stores": np.minimum(np.nan_to_num(extra), MAX_EXTRA_STORES).astype(np.int16),
+        "member": u[:, 3] < oc.association_member_share,
+        "u_listing": u[:, 5:],
+    }
+
+
+def expected_size(alpha: float) -> float:
+    """Mean of the median-1 Pareto size distribution (finite for alpha > 1)."""
+    return alpha * 2.0 ** (-1.0 / alpha) / (alpha - 1.0)
+
+
+# ------------------------------------------------------------- grey practice
+
+
+def effective_propensity(
+    propensity: np.ndarray, quality: np.ndarray, reference: float, slope: float
+) -> np.ndarray:
+    """Propensity raised by weak reputation (Luca & Zervas 2016).
+
+    ``g_f = clip(g0_f + s * max(0, R_ref - q_f), 0, 1)``.
+    """
+    return np.clip(propensity + slope * np.maximum(0.0, reference - quality), 0.0, 1.0)
+
+
+def campaign_reviews(
+    gmv: np.ndarray, price: np.ndarray, per_order: float, minimum: float
+) -> np.ndarray:
+    """Fake reviews a store would buy in a campaign week: ``max(m, nu * GMV / price)``."""
+    return np.maximum(minimum, per_order * gmv / price)
+
+
+def campaign_decision(
+    prop_eff: np.ndarray,
+    contribution: np.ndarray,
+    review_cost: np.ndarray,
+    perceived_detection: np.ndarray,
+    lift: float,
+    horizon_weeks: float,
+    sanction_weeks: float,
+) -> np.ndarray:
+    """Buy fake reviews this week when the expected gain beats cost plus expected penalty.
+
+    ``g_f * L * H * c_s - K_s > min(1, p_hat) * S * c_s`` where ``c_s`` is the
+    store's weekly contribution (sales x margin), ``L = exp(beta_r Delta) - 1``
+    the sales lift of a campaign (He, Hollenbeck & Proserpio 2022: +12.5%),
+    ``H`` the weeks of lift credited, ``K_s`` the cost of the reviews (refunded
+    product plus commission), ``p_hat`` the perceived weekly detection
+    probability and ``S`` the weeks of contribution lost if caught (Becker 1968).
+    """
+    gain = prop_eff * lift * horizon_weeks * contribution
+    penalty = np.minimum(1.0, perceived_detection) * sanction_weeks * contribution
+    return gain - review_cost > penalty
+
+
+def update_inflation(
+    inflation: np.ndarray, campaign: np.ndarray, gain_stars: float, persistence: float
+) -> np.ndarray:
+    """Rating inflation: ``I_{t+1} = rho I_t + (1 - rho) Delta [campaign]``.
+
+    Steady state ``Delta`` while a campaign runs; after it, the boost halves
+    every week at ``rho = 0.5`` and is gone within about 4 weeks (He et al. 2022).
+    """
+    return persistence * inflation + (1.0 - persistence) * gain_stars * campaign
+
+
+# ------------------------------------------------------------- risk learning
+
+
+def peer_penalty_share(adj: sp.csr_matrix, penalised: np.ndarray, listed: np.ndarray) -> np.ndarray:
+    """Share of a firm's peers listed on each platform that were penalised this week.
+
+    ``s_fp = sum_j A_fj pen_jp / max(1, sum_j A_fj listed_jp)``.
+    """
+    hits = adj @ penalised.astype(np.float64)
+    seen = adj @ listed.astype(np.float64)
+    return hits / np.maximum(seen, 1.0)
+
+
+def update_risk(
+    risk: np.ndarray,
+    own: np.ndarray,
+    peer: np.ndarray,
+    member: np.ndarray,
+    rate: float,
+    peer_weight: float,
+) -> np.ndarray:
+    """Perceived weekly penalty rate per platform, learned from own and peers' penalties.
+
+    ``r <- r + alpha (x - r)``, ``x = (1 - w) own + w peer`` for association
+    members, ``x = own`` for others (Korobow, Johnson & Axtell 2007).
+    """
+    w = np.where(member, peer_weight, 0.0)[:, None]
+    signal = (1.0 - w) * own + w * peer
+    return risk + rate * (signal - risk)
+
+
+def perceived_detection(risk: np.ndarray, salience: float) -> np.ndarray:
+    """Perceived detection probability per campaign week: ``p_hat = min(1, k r)``."""
+    return np.minimum(1.0, salience * risk)
+
+
+# ----------------------------------------------------------- portfolio choice
+
+
+def channel_costs(listed: np.ndarray, cost: np.ndarray, exponent: float) -> np.ndarray:
+    """Weekly running cost of each listed channel: ``C_p k_f^gamma`` (firms x platforms).
+
+    ``k_f`` is the number of channels the firm is on; ``gamma > 0`` makes each
+    extra channel costlier to run (management attention, staff), which limits
+    multi-homing.
+    """
+    k = listed.sum(axis=1, keepdims=True).astype(np.float64)
+    return np.where(listed, cost[None, :] * np.power(np.maximum(k, 1.0), exponent), 0.0)
+
+
+def marginal_channel_costs(listed: np.ndarray, cost: np.ndarray, exponent: float) -> np.ndarray:
+    """Running cost attributable to each channel (firms x platforms).
+
+    Listed ``p``: its current cost ``C_p k^gamma``. Unlisted ``q``: the cost of
+    running it as channel ``k + 1`` plus the extra cost it puts on the others,
+    ``C_q (k+1)^gamma + sum_{p listed} C_p ((k+1)^gamma - k^gamma)``.
+    """
+    k = listed.sum(axis=1, keepdims=True).astype(np.float64)
+    now = np.power(np.maximum(k, 1.0), exponent)
+    nxt = np.power(k + 1.0, exponent)
+    base = np.where(listed, cost[None, :], 0.0).sum(axis=1, keepdims=True)
+    extra = base * (nxt - np.where(k > 0, now, 0.0))
+    return np.where(listed, cost[None, :] * now, cost[None, :] * nxt + extra)
+
+
+def expected_weekly_profit(
+    est_gmv: np.ndarray,
+    price: np.ndarray,
+    n_stores: np.ndarray,
+    margin_rate: np.ndarray,
+    fixed_fee_week: np.ndarray,
+    per_order_fee: np.ndarray,
+    running_cost: np.ndarray,
+) -> np.ndarray:
+    """Expected weekly profit on each platform (firms x platforms).
+
+    ``pi_fp = G_fp m_p - n_fp F_p - o_p G_fp / price_f - C_p`` with ``G`` the
+    expected sales, ``m_p`` gross margin minus the platform's variable take,
+    ``F_p`` the fixed fee per store and week, ``o_p`` the per-order fee and
+    ``C_p`` the firm's own running cost of being on the platform.
+    """
+    return (
+        est_gmv * margin_rate
+        - n_stores * fixed_fee_week
+        - per_order_fee * est_gmv / price[:, None]
+        - running_cost
+    )
+
+
+def penalty_hazard(p_hat: np.ndarray, exposure: np.ndarray) -> np.ndarray:
+    """Perceived weekly chance of a penalty on each platform: ``h_fp = min(1, p_hat_fp e_f)``.
+
+    ``e_f`` is the firm's exposure: its effective propensity to manipulate plus,
+    for the honest remainder, a collateral share (false positives, sweeps).
+    """
+    return np.minimum(1.0, p_hat * exposure[:, None])
+
+
+def penalty_loss(
+    profit: np.ndarray,
+    est_gmv: np.ndarray,
+    n_stores: np.ndarray,
+    sanction_weeks: float,
+    held_weeks: np.ndarray,
+    onboarding: np.ndarray,
+) -> np.ndarray:
+    """What a penalty on a platform would cost: ``K_fp = S pi_fp^+ + h_p G_fp + O_p n_fp``.
+
+    Lost profit for ``S`` weeks, the held share of sales (frozen funds) and the
+    cost of rebuilding the stores.
+    """
+    return sanction_weeks * np.maximum(profit, 0.0) + held_weeks * est_gmv + onboarding * n_stores
+
+
+def risk_adjusted_value(profit: np.ndarray, hazard: np.ndarray, loss: np.ndarray) -> np.ndarray:
+    """Weekly value of being listed: expected profit minus expected enforcement loss.
+
+    ``V_fp = pi_fp - h_fp K_fp``; negative when the perceived hazard exceeds
+    about ``1 / S`` per week for a profitable firm (reliance becomes too risky).
+    """
+    return profit - hazard * loss
+
+
+def insurance_value(
+    profit: np.ndarray, hazard: np.ndarray, loss: np.ndarray, listed: np.ndarray, aversion: float
+) -> np.ndarray:
+    """Weekly value of adding a channel as insurance against losing the current ones.
+
+    ``B_fq = psi min(pi_fq^+, X_f)``, ``X_f = sum_{p listed} h_fp K_fp`` the expected
+    weekly enforcement loss on the firm's current channels: the more it relies
+    on risky platforms, the more a new channel is worth (SCMP 2021).
+    """
+    exposure = np.where(listed, hazard * loss, 0.0).sum(axis=1)
+    return aversion * np.minimum(np.maximum(profit, 0.0), exposure[:, None])
+
+
+def join_value(
+    value: np.ndarray,
+    insurance: np.ndarray,
+    horizon_weeks: float,
+    willingness: np.ndarray,
+    one_off_cost: np.ndarray,
+    one_off_gain: np.ndarray,
+) -> np.ndarray:
+    """Value of opening stores on a platform now.
+
+    ``J_fq = H (omega_f V_fq + B_fq) - O_q n + subsidies + fee holiday``.
+    """
+    return horizon_weeks * (willingness[:, None] * value + insurance) - one_off_cost + one_off_gain

@@ -1,0 +1,82 @@
+"""Per-week aggregate metrics, kept as (step, platform, origin) arrays.
+
+Only aggregates are recorded (never per-agent rows), so memory is
+``steps x platforms x 2`` per metric whatever the population.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ORIGIN_NAMES = ("CN", "other")
+
+# Counted during the week (events).
+EVENT_METRICS = (
+    "audits",
+    "detections",
+    "false_positives",
+    "false_links",
+    "swept_honest",
+    "new_bans",
+    "new_suspensions",
+    "new_accounts",
+    "new_accounts_caught",
+    "frozen_new_usd",
+    "forfeited_usd",
+    "released_usd",
+    "joins",
+    "leaves",
+    "entries",
+    "exits",
+    "subsidy_usd",
+)
+# Measured at the end of the week (stocks and flows of money).
+STOCK_METRICS = (
+    "listed_merchants",
+    "multihomed_merchants",
+    "active_stores",
+    "warned_stores",
+    "suspended_stores",
+    "banned_stores",
+    "grey_stores",
+    "grey_share",
+    "gmv",
+    "fee_revenue",
+    "frozen_usd",
+    "fake_reviews_live",
+    "rating_inflation",
+    "alive_merchants",
+)
+# Properties of a platform, repeated on both origin rows.
+PLATFORM_METRICS = (
+    "consumer_share",
+    "trust",
+    "referral_fee_rate",
+    "enforcement_intensity",
+    "enforcement_cost_usd",
+)
+ALL_METRICS = EVENT_METRICS + STOCK_METRICS + PLATFORM_METRICS
+
+
+class Recorder:
+    """Holds one ``(n_steps, n_platforms, 2)`` float array per metric."""
+
+    def __init__(self, n_steps: int, n_platforms: int) -> None:
+        self.n_steps = n_steps
+        self.data = {name: np.zeros((n_steps, n_platforms, 2)) for name in ALL_METRICS}
+
+    def add(self, name: str, step: int, platform: int, origins: np.ndarray, weights=None) -> None:
+        """Add counts (or ``weights``) of events by origin to ``name`` at (step, platform)."""
+        if origins.size:
+            self.data[name][step, platform] += np.bincount(origins, weights=weights, minlength=2)
+
+
+def grey_share(grey: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Share of active stores that bought fake reviews this week (0 where none active)."""
+    return np.divide(grey, active, out=np.zeros_like(grey, dtype=np.float64), where=active > 0)
+
+
+def weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted mean, 0 when the weights sum to 0."""
+    total = weights.sum()
+    return float((values * weights).sum() / total) if total > 0 else 0.0

@@ -1,0 +1,143 @@
+"""Platforms: fee schedules, buyer appeal and the split of demand across platforms."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from .calendar import Calendar
+from .config import PlatformConfig
+
+if TYPE_CHECKING:
+    from .model import MarketModel
+
+WEEKS_PER_MONTH = 52.0 / 12.0
+
+
+def referral_rate_at(
+    cfg: PlatformConfig, windows: list[tuple[int, int, float]], step: int
+) -> float:
+    """Referral fee rate in week ``step``: the last promotion window covering it, else the base.
+
+    ``r_p(t) = r_promo`` if ``start <= t <= end`` for a promotion, else ``r_p``.
+    """
+    rate = cfg.referral_fee_rate
+    for start, end, promo_rate in windows:
+        if start <= step <= end:
+            rate = promo_rate
+    return rate
+
+
+def launch_ramp(step: int, launch_step: int, ramp_weeks: float) -> float:
+    """Share of full buyer appeal reached ``step - launch_step`` weeks after launch.
+
+    ``ramp(t) = 0`` before launch, ``min(1, (t - L + 1) / ramp_weeks)`` after
+    (1 at once when ``ramp_weeks`` is 0).
+    """
+    if step < launch_step:
+        return 0.0
+    if ramp_weeks <= 0:
+        return 1.0
+    return min(1.0, (step - launch_step + 1) / ramp_weeks)
+
+
+def platform_appeal(
+    appeal: float,
+    growth_per_year: float,
+    weeks_since_launch: float,
+    ramp: float,
+    variety_ratio: float,
+    elasticity: float,
+    trust: float,
+) -> float:
+    """Buyer-side logit weight of a platform.
+
+    ``W_p = a_p (1 + g_p)^(weeks/52) * ramp_p * (V_p / N0)^eta_p * trust_p``,
+    ``weeks`` counted from the later of launch and the start of the run,
+    where ``V_p`` is the number of listed sellers last week (floored at 1% of
+    the initial firms ``N0``, so an empty platform can still attract its first
+    sellers), ``eta_p`` the cross-side network-effect elasticity
+    (Rochet & Tirole 2003) and ``trust_p`` in [0, 1].
+    """
+    if ramp <= 0.0 or appeal <= 0.0:
+        return 0.0
+    growth = (1.0 + growth_per_year) ** (max(weeks_since_launch, 0.0) / 52.0)
+    return appeal * growth * ramp * variety_ratio**elasticity * trust
+
+
+def update_trust(trust: float, prevalence: float, sensitivity: float, rate: float) -> float:
+    """Buyer trust moves toward ``1 - kappa * phi``, clipped to [0, 1].
+
+    ``tau_{t+1} = tau_t + mu ((1 - kappa phi_t)^+ - tau_t)`` with ``phi`` the
+    sales-weighted fake-review prevalence of the platform.
+    """
+    target = max(0.0, 1.0 - sensitivity * prevalence)
+    return min(1.0, max(0.0, trust + rate * (target - trust)))
+
+
+def split_demand(total: float, weights: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Single-homing buyers choose a platform by logit on appeal.
+
+    ``D_p = D_t * W_p / sum_q W_q * noise_p``; all zero when no platform is open.
+    """
+    s = weights.sum()
+    if s <= 0.0:
+        return np.zeros_like(weights)
+    return total * weights / s * noise
+
+
+class Platform(mesa.Agent):
+    """A marketplace: its fee schedule, buyer appeal, trust and this week's demand."""
+
+    def __init__(self, model: MarketModel, index: int, cfg: PlatformConfig, cal: Calendar):
+        super().__init__(model)
+        self.index = index
+        self.cfg = cfg
+        self.name = cfg.name
+        self.launch_step = cal.first_step_on_or_after(cfg.launch_date)
+        self.windows = [
+            (
+                cal.first_step_on_or_after(p.start_date),
+                cal.last_step_on_or_before(p.end_date),
+                p.referral_fee_rate,
+            )
+            for p in cfg.promotions
+        ]
+        self.fixed_fee_per_week = cfg.fixed_fee_per_month_usd / WEEKS_PER_MONTH
+        self.trust = 1.0
+        self.weight = 0.0  # buyer appeal W_p this week
+        self.demand = 0.0  # buyer demand D_p this week, USD
+        self.referral_rate = cfg.referral_fee_rate
+        self.prevalence = 0.0  # sales-weighted fake-review prevalence last week
+
+    def launched(self, step: int) -> bool:
+        """True from the launch week on."""
+        return step >= self.launch_step
+
+    def margin_rate(self, gross_margin: float) -> float:
+        """Seller's contribution per USD of sales: gross margin minus variable take."""
+        return gross_margin - self.referral_rate - self.cfg.fulfilment_ads_rate
+
+    def step(self) -> None:
+        """Update fees, trust and buyer appeal for this week (demand is split by the model)."""
+        m = self.model
+        t = m.t
+        self.referral_rate = referral_rate_at(self.cfg, self.windows, t)
+        self.trust = update_trust(
+            self.trust,
+            self.prevalence,
+            self.cfg.trust_sensitivity,
+            m.cfg.demand.trust_adjustment_rate,
+        )
+        variety = max(float(m.listed_count[self.index]), 0.01 * m.n0) / max(m.n0, 1)
+        self.weight = platform_appeal(
+            self.cfg.consumer_appeal,
+            self.cfg.appeal_growth_per_year,
+            t - max(self.launch_step, m.calendar.spinup),
+            launch_ramp(t, self.launch_step, self.cfg.launch_ramp_weeks),
+            variety,
+            self.cfg.network_effect_elasticity,
+            self.trust,
+        )

@@ -1,0 +1,123 @@
+"""Columnar state: one row per firm (merchant) and one row per store.
+
+Rows are appended (entry, new stores) into arrays that grow by doubling;
+firm rows are never reused (a dead firm keeps its row, ``alive`` false), so a
+``Merchant`` agent's row index is stable for the whole run. Store rows of
+closed stores are compacted away now and then; nothing outside the store table
+keeps store indices across steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Store status codes (int8). CLOSED rows are free and get compacted away.
+CLOSED, ACTIVE, WARNED, SUSPENDED, BANNED = 0, 1, 2, 3, 4
+STATUS_NAMES = ("closed", "active", "warned", "suspended", "banned")
+
+
+class Columns:
+    """A set of equally long numpy columns with amortised O(1) append."""
+
+    _spec: dict[str, tuple[np.dtype, tuple[int, ...]]]
+
+    def __init__(self, spec: dict[str, tuple[type, tuple[int, ...]]], capacity: int) -> None:
+        self._spec = {k: (np.dtype(t), shape) for k, (t, shape) in spec.items()}
+        self.n = 0
+        self.capacity = max(int(capacity), 16)
+        for name, (dtype, shape) in self._spec.items():
+            setattr(self, name, np.zeros((self.capacity, *shape), dtype=dtype))
+
+    def _grow(self, need: int) -> None:
+        new_cap = max(need, 2 * self.capacity)
+        for name, (dtype, shape) in self._spec.items():
+            old = getattr(self, name)
+            arr = np.zeros((new_cap, *shape), dtype=dtype)
+            arr[: self.n] = old[: self.n]
+            setattr(self, name, arr)
+        self.capacity = new_cap
+
+    def append(self, k: int) -> slice:
+        """Reserve ``k`` zeroed rows at the end and return their slice."""
+        if self.n + k > self.capacity:
+            self._grow(self.n + k)
+        sl = slice(self.n, self.n + k)
+        self.n += k
+        return sl
+
+    def view(self, name: str) -> np.ndarray:
+        """The used part of column ``name``."""
+        return getattr(self, name)[: self.n]
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep only rows where ``mask`` is true (order preserved)."""
+        k = int(mask.sum())
+        for name in self._spec:
+            col = getattr(self, name)
+            col[:k] = col[: self.n][mask]
+            col[k : self.n] = 0
+        self.n = k
+
+
+def firm_columns(n_platforms: int, capacity: int) -> Columns:
+    """Firm (merchant) table. Units in comments; money in USD."""
+    p = (n_platforms,)
+    return Columns(
+        {
+            "alive": (np.bool_, ()),
+            "origin": (np.int8, ()),  # 0 = CN, 1 = other
+            "size": (np.float64, ()),  # demand weight (Pareto), median 1
+            "quality": (np.float64, ()),  # true quality, stars 1-5
+            "price": (np.float64, ()),  # USD per order
+            "propensity": (np.float64, ()),  # grey-practice propensity in [0, 1]
+            "extra_stores": (np.int16, ()),  # stores beyond the first it opens per platform
+            "cash": (np.float64, ()),  # USD
+            "member": (np.bool_, ()),  # trade-association member
+            "born": (np.int32, ()),  # step of entry (-1 for the initial population)
+            "risk": (np.float64, p),  # perceived weekly penalty rate per platform
+            "loss_weeks": (np.int16, p),  # consecutive weeks with negative profit on p
+            "profit": (np.float64, p),  # last week's profit on p, USD
+            "running_cost": (np.float64, ()),  # last week's fixed + running costs, USD
+        },
+        capacity,
+    )
+
+
+def store_columns(ring_weeks: int, capacity: int) -> Columns:
+    """Store (account) table."""
+    return Columns(
+        {
+            "firm": (np.int64, ()),
+            "platform": (np.int8, ()),
+            "status": (np.int8, ()),
+            "strikes": (np.int16, ()),
+            "opened": (np.int32, ()),
+            "suspended_until": (np.int32, ()),
+            "fee_holiday_until": (np.int32, ()),
+            "inflation": (np.float64, ()),  # displayed minus true rating, stars
+            "campaign": (np.bool_, ()),  # bought fake reviews this week
+            "fake_live": (np.float64, ()),  # fake reviews not yet deleted
+            "ring": (np.float32, (ring_weeks,)),  # fake reviews bought, by week mod ring_weeks
+            "gmv": (np.float64, ()),  # last week's sales, USD
+            "net_sales": (np.float64, ()),  # last week's sales net of fees and COGS, USD
+            "frozen": (np.float64, ()),  # USD held by the platform
+            "release": (np.int32, ()),  # step the frozen funds are released
+            "forfeit": (np.bool_, ()),  # frozen funds will not come back
+        },
+        capacity,
+    )
+
+
+def pair_index(firm: np.ndarray, platform: np.ndarray, n_platforms: int) -> np.ndarray:
+    """Flat index of (firm, platform) pairs into an (n_firms, n_platforms) array."""
+    return firm * n_platforms + platform
+
+
+def count_by_pair(
+    firm: np.ndarray, platform: np.ndarray, n_firms: int, n_platforms: int, weights=None
+) -> np.ndarray:
+    """Sum ``weights`` (or count) per (firm, platform): an (n_firms, n_platforms) array."""
+    flat = np.bincount(
+        pair_index(firm, platform, n_platforms), weights=weights, minlength=n_firms * n_platforms
+    )
+    return flat.reshape(n_firms, n_platforms)
