@@ -76,18 +76,22 @@ def _friendly(exc: BaseException) -> ConfigError:
         group, name = m.group(1), m.group(2)
         opts = group_options(group)
         return ConfigError(f"{group}: unknown preset {name!r}; choose one of {', '.join(opts)}")
-    m = re.search(r"Could not override '([^']+)'", full) or re.search(
-        r"Key '([^']+)' (?:is )?not in struct", full
-    )
-    if m and ("not in struct" in full or "ConfigKeyError" in repr(cause)):
-        key = m.group(1)
-        km = re.search(r"full_key: ([\w.\[\]]+)", full)
-        key = km.group(1) if km and "Could not override" not in full else key
+    m = re.search(r"Key '([^']+)' not in '\w+'\s+full_key: ([\w.\[\]]+)", full)
+    if m:
+        key = m.group(2)
         parent = key.rsplit(".", 1)[0] if "." in key else ""
         allowed = allowed_keys(parent)
         where = f"under {parent}" if parent else "at the top level"
         hint = f"; allowed keys {where}: {', '.join(allowed)}" if allowed else ""
         return ConfigError(f"{key}: unknown key{hint}")
+    m = re.search(r"Error merging override \+?platforms\.(\w+)", full)
+    if m:
+        from sim.core.config import KNOWN_PLATFORMS
+
+        return ConfigError(
+            f"platforms.{m.group(1)}: unknown platform; add one with "
+            f"platform@platforms.<name>=<preset>, <name> one of {', '.join(KNOWN_PLATFORMS)}"
+        )
     m = re.search(r"full_key: ([\w.\[\]]+)", full)
     v = re.search(r"Value '([^']*)' (?:of type '\w+' )?could not be converted to (\w+)", full)
     if m and v:
