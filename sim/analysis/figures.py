@@ -180,11 +180,13 @@ def save(
     desc = json.dumps(dict(provenance or {}), sort_keys=True, default=str)
     for fmt in formats:
         target = path.with_suffix(f".{fmt}")
-        meta = {"Software": "sim (cross-border platform migration ABM)"}
+        tool = "sim (cross-border platform migration ABM)"
         if fmt == "png":
-            meta["Description"] = desc
+            meta = {"Software": tool, "Description": desc}
         elif fmt == "pdf":
-            meta["Subject"] = desc
+            meta = {"Creator": tool, "Subject": desc}
+        else:
+            meta = {}
         fig.savefig(target, dpi=150, metadata=meta)
         written.append(target)
     plt.close(fig)
