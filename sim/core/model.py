@@ -22,7 +22,7 @@ from . import demand as demand_rules
 from . import merchants as mr
 from . import network as net
 from .calendar import Calendar
-from .config import KNOWN_PLATFORMS, ORIGINS, SimConfig, validate
+from .config import KNOWN_PLATFORMS, ORIGINS, EnforcementConfig, SimConfig, validate
 from .enforcement import CAUSE, CAUSES, EnforcementPolicy
 from .metrics import Recorder, grey_share
 from .platforms import Platform, split_demand
@@ -63,7 +63,6 @@ class MarketModel(mesa.Model):
         streams = make_streams(seed, cfg.replicate)
         super().__init__(rng=streams["mesa"])
         self.cfg = cfg
-        self.rng_population = streams["population"]
         self.rng_network = streams["network"]
         self.rng_demand = streams["demand"]
         self.rng_enforcement = streams["enforcement"]
@@ -79,8 +78,6 @@ class MarketModel(mesa.Model):
         self.P = len(self.platform_agents)
         self.platform_names = [p.name for p in self.platform_agents]
         self.known_index = np.array([KNOWN_PLATFORMS.index(n) for n in self.platform_names])
-        from .config import EnforcementConfig
-
         self.enforcers: list[EnforcementPolicy] = [
             EnforcementPolicy(
                 self, i, cfg.policy.enforcement.get(name, EnforcementConfig()), self.calendar
@@ -123,8 +120,12 @@ class MarketModel(mesa.Model):
         self._alloc_week_buffers()
         sizes = []
         for o, name in enumerate(ORIGINS):
+            # one stream per origin: changing the mix leaves the other origin's draws alone
             attrs = mr.draw_attributes(
-                cfg.merchants.origins[name], counts[o], self.rng_population, len(KNOWN_PLATFORMS)
+                cfg.merchants.origins[name],
+                counts[o],
+                streams[f"population_{name}"],
+                len(KNOWN_PLATFORMS),
             )
             oc = cfg.merchants.origins[name]
             prob = np.array(
@@ -264,15 +265,17 @@ class MarketModel(mesa.Model):
 
     # ------------------------------------------------------------- helpers
 
-    def _live_counts(self, statuses: tuple[int, ...]) -> np.ndarray:
+    def _live_counts(self, highest: int) -> np.ndarray:
+        """Stores per (firm, platform) with status in ACTIVE..``highest`` (codes are ordered)."""
         st = self.stores
         n = st.n
-        mask = np.isin(st.status[:n], statuses)
+        status = st.status[:n]
+        mask = (status >= ACTIVE) & (status <= highest)
         return count_by_pair(st.firm[:n][mask], st.platform[:n][mask], self.firms.n, self.P)
 
     def _listed_now(self) -> np.ndarray:
         """Firms x platforms: has an active, warned or suspended store."""
-        return self._live_counts((ACTIVE, WARNED, SUSPENDED)) > 0
+        return self._live_counts(SUSPENDED) > 0
 
     def rec_add(self, name: str, platform: int, origins: np.ndarray, weights=None) -> None:
         """Count events of this week by origin (used by agents and rules)."""
@@ -553,7 +556,13 @@ class MarketModel(mesa.Model):
         return est, prospective, profit, value, insurance, launched
 
     def _one_off(self, rows: np.ndarray, prospective: np.ndarray, est: np.ndarray):
-        """One-off cost and gains of joining each platform now."""
+        """One-off cost and gains of joining each platform now.
+
+        Returns ``(cost, gain, gov)``: onboarding cost, the value of joining
+        beyond the weekly profit (platform subsidy, the referral fees a fee
+        holiday saves, the public own-store subsidy) and that public subsidy
+        alone (cash, paid once per firm).
+        """
         f, inc = self.firms, self.cfg.incentives
         t = self.t
         subsidy = np.array([p.cfg.new_seller_subsidy_usd for p in self.platform_agents])
@@ -563,8 +572,10 @@ class MarketModel(mesa.Model):
         gain = subsidy + holiday * ref * est  # fee-holiday value: referral fees not paid
         gov = np.zeros(rows.size)
         if self.own_store >= 0 and self.subsidy_window[0] <= t <= self.subsidy_window[1]:
-            eligible = (f.origin[rows] == ORIGINS.index(inc.own_store_subsidy_origin)) & (
-                f.size[rows] >= self.subsidy_min_size
+            eligible = (
+                (f.origin[rows] == ORIGINS.index(inc.own_store_subsidy_origin))
+                & (f.size[rows] >= self.subsidy_min_size)
+                & ~f.subsidised[rows]
             )
             gov = np.where(eligible, inc.own_store_subsidy_usd, 0.0)
             gain[:, self.own_store] += gov
@@ -575,7 +586,7 @@ class MarketModel(mesa.Model):
         n = f.n
         rng = self.rng_decisions
         listed = self._listed_now()
-        n_active = self._live_counts((ACTIVE, WARNED))
+        n_active = self._live_counts(WARNED)
         alive = f.alive[:n]
 
         # Banned firms that lost the platform react first: a new account, maybe caught.
@@ -623,63 +634,56 @@ class MarketModel(mesa.Model):
         j = mr.join_value(value, insurance, b.planning_horizon_weeks, willing, cost, gain)
         vetting = np.array([p.cfg.vetting_pass_probability for p in self.platform_agents])
         rv = rng.random((rows.size, self.P))
-        join = (
-            ~cur
-            & launched[None, :]
-            & (j > 0)
-            & (f.cash[rows, None] + gain >= cost)
-            & ~ban_rows
-            & (rv < vetting[None, :])
-        )
-        join = best_only(join, j)
+        join = ~cur & launched[None, :] & (j > 0) & (f.cash[rows, None] + gain >= cost) & ~ban_rows
+        wish = join.copy()
+        join = best_only(join & (rv < vetting[None, :]), j)
         # (c) leave platforms whose value is negative (loss-making for a while or too risky)
         lw = f.loss_weeks[rows]
         leave = cur & (value < 0) & ((lw >= b.leave_threshold_weeks) | (profit > 0))
-        self._apply_joins(rows, join, prospective, cost, gain, gov)
+        self._apply_joins(rows, join, prospective, cost, gov)
         self._apply_leaves(rows, leave)
-        # (d) firms left with no store and no wish to join anything exit
+        # (d) firms left with no store and nothing worth joining exit (a failed
+        # vetting is not a reason to exit: they try again at their next review)
         now = self._listed_now()
-        stranded = rows[~now[rows].any(axis=1)]
+        stranded = rows[~now[rows].any(axis=1) & ~wish.any(axis=1)]
         self._exit(stranded)
 
-    def _apply_joins(self, rows, join, prospective, cost, gain, gov) -> None:
+    def _apply_joins(self, rows, join, prospective, cost, gov) -> None:
+        """Open stores for the joins; pay onboarding; receive platform and public subsidies."""
         f = self.firms
         for p in range(self.P):
             who = join[:, p]
             if not who.any():
                 continue
             firms = rows[who]
-            f.cash[firms] += gain[who, p] - cost[who, p]
+            cash_in = np.full(firms.size, self.platform_agents[p].cfg.new_seller_subsidy_usd)
+            if p == self.own_store:
+                cash_in += gov[who]
+                f.subsidised[firms[gov[who] > 0]] = True
+            f.cash[firms] += cash_in - cost[who, p]
             self._open_stores(firms, p, prospective[who, p], opened=self.t)
             origin = f.origin[firms]
             self.rec_add("joins", p, origin)
-            platform_subsidy = self.platform_agents[p].cfg.new_seller_subsidy_usd
-            self.rec_add(
-                "subsidy_usd",
-                p,
-                origin,
-                np.full(firms.size, platform_subsidy) + (gov[who] if p == self.own_store else 0.0),
-            )
+            self.rec_add("subsidy_usd", p, origin, cash_in)
 
-    def _close_stores(self, firms_mask: np.ndarray, p: int | None) -> None:
-        """Close live stores of firms in ``firms_mask`` (on ``p``, or everywhere if None)."""
+    def _close_stores(self, pairs: np.ndarray) -> None:
+        """Close the live stores of every (firm, platform) pair marked in ``pairs`` (firms x P)."""
         st = self.stores
         n = st.n
         status = st.status[:n]
-        mask = np.isin(status, (ACTIVE, WARNED, SUSPENDED)) & firms_mask[st.firm[:n]]
-        if p is not None:
-            mask &= st.platform[:n] == p
-        st.status[:n][mask] = CLOSED
+        mask = (status >= ACTIVE) & (status <= SUSPENDED)
+        mask &= pairs[st.firm[:n], st.platform[:n]]
+        status[mask] = CLOSED
 
     def _apply_leaves(self, rows, leave) -> None:
         f = self.firms
+        if not leave.any():
+            return
+        pairs = np.zeros((f.n, self.P), dtype=bool)
+        pairs[rows] = leave
+        self._close_stores(pairs)
         for p in range(self.P):
             who = rows[leave[:, p]]
-            if who.size == 0:
-                continue
-            mask = np.zeros(f.n, dtype=bool)
-            mask[who] = True
-            self._close_stores(mask, p)
             self.loss_cause[who, p] = CAUSE["voluntary"]
             self.rec_add("leaves", p, f.origin[who])
 
@@ -689,10 +693,10 @@ class MarketModel(mesa.Model):
             return
         f = self.firms
         rows = rows[f.alive[rows]]
-        mask = np.zeros(f.n, dtype=bool)
-        mask[rows] = True
+        pairs = np.zeros((f.n, self.P), dtype=bool)
+        pairs[rows] = True
         was_listed = self._listed_now()[rows]
-        self._close_stores(mask, None)
+        self._close_stores(pairs)
         f.alive[rows] = False
         self.loss_cause[rows] = CAUSE["exit"]
         origin = f.origin[rows]
@@ -758,7 +762,7 @@ class MarketModel(mesa.Model):
         join = launched[None, :] & (j > 0) & (f.cash[idx, None] + gain >= cost) & (rv < vetting)
         join = best_only(join, j)
         joiners = join.any(axis=1)
-        self._apply_joins(idx, join, prospective, cost, gain, gov)
+        self._apply_joins(idx, join, prospective, cost, gov)
         stay = idx[joiners]
         f.alive[idx[~joiners]] = False  # candidates who join nothing never enter
         self._make_agents(stay)
@@ -929,7 +933,9 @@ class MarketModel(mesa.Model):
             "exited_merchants": int(self.exited),
             "alive_merchants": int(self.firms.alive[: self.firms.n].sum()),
             "stores_opened": int(self.stores_opened),
-            "live_stores": int(np.isin(st.status[: st.n], (ACTIVE, WARNED, SUSPENDED)).sum()),
+            "live_stores": int(
+                ((st.status[: st.n] >= ACTIVE) & (st.status[: st.n] <= SUSPENDED)).sum()
+            ),
             "steps": int(self.t + 1),
             "spinup_steps": int(min(self.spinup, self.t + 1)),
             "recorded_steps": int(max(self.t + 1 - self.spinup, 0)),

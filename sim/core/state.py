@@ -73,6 +73,7 @@ def firm_columns(n_platforms: int, capacity: int) -> Columns:
             "extra_stores": (np.int16, ()),  # stores beyond the first it opens per platform
             "cash": (np.float64, ()),  # USD
             "member": (np.bool_, ()),  # trade-association member
+            "subsidised": (np.bool_, ()),  # has received the public own-store subsidy
             "born": (np.int32, ()),  # step of entry (-1 for the initial population)
             "risk": (np.float64, p),  # perceived weekly penalty rate per platform
             "loss_weeks": (np.int16, p),  # consecutive weeks with negative profit on p

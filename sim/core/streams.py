@@ -11,13 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 STREAM_KEYS: dict[str, int] = {
-    "population": 0,
+    "population_CN": 0,
     "network": 1,
     "demand": 2,
     "enforcement": 3,
     "decisions": 4,
     "entry": 5,
     "mesa": 6,
+    "population_other": 7,
 }
 
 
