@@ -28,7 +28,7 @@ def intensity(
     """Enforcement intensity in week ``step`` (1 = full configured audit rate).
 
     ``I(t) = b`` before the start ``s``; then ``b + (1 - b) min(1, (t - s + 1) / ramp)``;
-    after the ramp, multiplied by ``(1 + e)^((t - s - ramp) / 52)`` (escalation).
+    after the ramp, multiplied by ``(1 + e)^((t - s + 1 - ramp) / 52)`` (escalation).
     """
     if step < start:
         return baseline
@@ -196,10 +196,12 @@ class EnforcementPolicy(mesa.Agent):
         m.penalised[m.stores.firm[idx], self.platform_index] = True
 
     def _freeze(self, idx: np.ndarray, forfeit: np.ndarray | None) -> None:
-        """Hold ``held_weeks_of_sales`` of net sales for ``fund_hold_days``."""
+        """Move ``held_weeks_of_sales`` of net sales from the firm's cash into a hold
+        released after ``fund_hold_days`` (or lost, if ``forfeit``)."""
         m, c = self.model, self.cfg
         st = m.stores
         amount = c.held_weeks_of_sales * np.maximum(st.net_sales[idx], 0.0)
+        np.subtract.at(m.firms.cash, st.firm[idx], amount)
         st.frozen[idx] += amount
         st.release[idx] = m.t + self.hold_weeks
         if forfeit is not None:
@@ -228,5 +230,6 @@ class EnforcementPolicy(mesa.Agent):
         self._mark_penalised(idx)
         firms = st.firm[idx]
         m.banned_now[firms, self.platform_index] = True
+        m.firms.ever_banned[firms, self.platform_index] = True
         m.loss_cause[firms, self.platform_index] = cause
         m.rec_add("new_bans", self.platform_index, m.firms.origin[firms])

@@ -284,18 +284,22 @@ def penalty_hazard(p_hat: np.ndarray, exposure: np.ndarray) -> np.ndarray:
 
 def penalty_loss(
     profit: np.ndarray,
-    est_gmv: np.ndarray,
+    est_net_sales: np.ndarray,
     n_stores: np.ndarray,
     sanction_weeks: float,
     held_weeks: np.ndarray,
     onboarding: np.ndarray,
 ) -> np.ndarray:
-    """What a penalty on a platform would cost: ``K_fp = S pi_fp^+ + h_p G_fp + O_p n_fp``.
+    """What a penalty on a platform would cost: ``K_fp = S pi_fp^+ + h_p N_fp + O_p n_fp``.
 
-    Lost profit for ``S`` weeks, the held share of sales (frozen funds) and the
-    cost of rebuilding the stores.
+    Lost profit for ``S`` weeks, the held weeks of net sales ``N_fp = G_fp m_p``
+    (frozen funds) and the cost of rebuilding the stores.
     """
-    return sanction_weeks * np.maximum(profit, 0.0) + held_weeks * est_gmv + onboarding * n_stores
+    return (
+        sanction_weeks * np.maximum(profit, 0.0)
+        + held_weeks * np.maximum(est_net_sales, 0.0)
+        + onboarding * n_stores
+    )
 
 
 def risk_adjusted_value(profit: np.ndarray, hazard: np.ndarray, loss: np.ndarray) -> np.ndarray:

@@ -233,7 +233,8 @@ class MarketModel(mesa.Model):
         st.status[sl] = ACTIVE
         st.opened[sl] = opened
         holiday = self.platform_agents[p].cfg.new_seller_fee_holiday_weeks
-        st.fee_holiday_until[sl] = opened + round(holiday) if opened >= 0 else -1
+        # a store first sells the week after it opens: weeks opened+1 .. opened+H are fee-free
+        st.fee_holiday_until[sl] = opened + round(holiday) + 1 if opened >= 0 else -1
         return np.arange(sl.start, sl.stop)
 
     def _rewire(self) -> None:
@@ -290,8 +291,9 @@ class MarketModel(mesa.Model):
     def step(self) -> None:
         """Advance one week. The schedule (see docs/ODD.md, "Process overview"):
 
+        0. (start of week) this week's fee schedules apply;
         1. merchants decide on fake-review campaigns (grey practice);
-        2. platforms update fees, trust and buyer appeal (``Platform.step``);
+        2. platforms update trust and buyer appeal (``Platform.step``);
         3. consumers split demand across platforms, then across stores (logit);
         4. merchants book sales, fees, costs and cash;
         5. enforcement: review deletion, suspensions ending, audits, penalties,
@@ -300,7 +302,7 @@ class MarketModel(mesa.Model):
         6. merchants update perceived risk from own and peers' penalties;
         7. merchants react to bans (new accounts) and review their platform
            portfolio (join, leave, own web store, exit);
-        8. new firms enter; broke firms and an exogenous hazard exit;
+        8. broke firms and an exogenous hazard exit; new firms enter;
         9. weekly metrics and migration flows are recorded.
         """
         self.t = self.steps - 1
@@ -346,8 +348,10 @@ class MarketModel(mesa.Model):
         self.loss_cause[:n] = CAUSE["voluntary"]
         self.gain_cause[:n] = CAUSE["join"]
         self.audit_cost[:] = 0.0
+        # this week's fee schedule applies to every decision of the week
         gm = self.cfg.merchants.gross_margin_rate
         for p in self.platform_agents:
+            p.set_fees(self.t)
             self.margin[p.index] = max(0.0, p.margin_rate(gm))
 
     # ----------------------------------------------------- 1. grey practice
@@ -500,9 +504,10 @@ class MarketModel(mesa.Model):
         f = self.firms
         n = f.n
         pen = self.penalised[:n]
-        listed = np.zeros((f.capacity, self.P), dtype=bool)
-        listed[:n] = self._listed_now()
-        peer = mr.peer_penalty_share(self.adj, self.penalised, listed)[:n]
+        # peers "seen" on p: listed there this week (before or after enforcement)
+        seen = np.zeros((f.capacity, self.P), dtype=bool)
+        seen[:n] = self._listed_now() | self.listed[:n] | pen
+        peer = mr.peer_penalty_share(self.adj, self.penalised, seen)[:n]
         f.risk[:n] = mr.update_risk(
             f.risk[:n],
             pen.astype(np.float64),
@@ -549,7 +554,12 @@ class MarketModel(mesa.Model):
         exposure = prop + (1.0 - prop) * b.collateral_risk_share
         hazard = mr.penalty_hazard(mr.perceived_detection(f.risk[rows], b.risk_salience), exposure)
         loss = mr.penalty_loss(
-            profit, est, prospective, b.sanction_weeks_of_profit, self.held_weeks, self.onboarding
+            profit,
+            est * self.margin,
+            prospective,
+            b.sanction_weeks_of_profit,
+            self.held_weeks,
+            self.onboarding,
         )
         value = mr.risk_adjusted_value(profit, hazard, loss)
         insurance = mr.insurance_value(profit, hazard, loss, listed, b.reliance_aversion)
@@ -558,10 +568,10 @@ class MarketModel(mesa.Model):
     def _one_off(self, rows: np.ndarray, prospective: np.ndarray, est: np.ndarray):
         """One-off cost and gains of joining each platform now.
 
-        Returns ``(cost, gain, gov)``: onboarding cost, the value of joining
-        beyond the weekly profit (platform subsidy, the referral fees a fee
-        holiday saves, the public own-store subsidy) and that public subsidy
-        alone (cash, paid once per firm).
+        Returns ``(cost, gain, cash_in, gov)``: onboarding cost; the value of
+        joining beyond the weekly profit (platform subsidy, the referral fees a
+        fee holiday saves, the public own-store subsidy); the cash received on
+        joining (subsidies only); and the public subsidy alone (paid once per firm).
         """
         f, inc = self.firms, self.cfg.incentives
         t = self.t
@@ -569,7 +579,7 @@ class MarketModel(mesa.Model):
         holiday = np.array([p.cfg.new_seller_fee_holiday_weeks for p in self.platform_agents])
         ref = np.array([p.referral_rate for p in self.platform_agents])
         cost = self.onboarding * prospective
-        gain = subsidy + holiday * ref * est  # fee-holiday value: referral fees not paid
+        cash_in = np.broadcast_to(subsidy, cost.shape).copy()
         gov = np.zeros(rows.size)
         if self.own_store >= 0 and self.subsidy_window[0] <= t <= self.subsidy_window[1]:
             eligible = (
@@ -578,8 +588,9 @@ class MarketModel(mesa.Model):
                 & ~f.subsidised[rows]
             )
             gov = np.where(eligible, inc.own_store_subsidy_usd, 0.0)
-            gain[:, self.own_store] += gov
-        return cost, gain, gov
+            cash_in[:, self.own_store] += gov
+        gain = cash_in + holiday * ref * est  # fee-holiday value: referral fees not paid
+        return cost, gain, cash_in, gov
 
     def _portfolio_decisions(self) -> None:
         b, f, st = self.cfg.behaviour, self.firms, self.stores
@@ -623,24 +634,25 @@ class MarketModel(mesa.Model):
             self.rec_add("new_accounts_caught", p, origin[caught])
             self.rec_add("new_bans", p, origin[caught])
             self.gain_cause[who[~caught], p] = CAUSE["new_account"]
-            self.loss_cause[who[caught], p] = CAUSE["related_account"]
             listed[who[~caught], p] = True
         # (b) join platforms
         cur = listed[rows]
-        cost, gain, gov = self._one_off(rows, prospective, est)
+        cost, gain, cash_in, gov = self._one_off(rows, prospective, est)
         willing = np.array(
             [self.cfg.merchants.origins[ORIGINS[o]].new_platform_propensity for o in range(2)]
         )[f.origin[rows]]
         j = mr.join_value(value, insurance, b.planning_horizon_weeks, willing, cost, gain)
         vetting = np.array([p.cfg.vetting_pass_probability for p in self.platform_agents])
         rv = rng.random((rows.size, self.P))
-        join = ~cur & launched[None, :] & (j > 0) & (f.cash[rows, None] + gain >= cost) & ~ban_rows
+        join = (
+            ~cur & launched[None, :] & (j > 0) & (f.cash[rows, None] + cash_in >= cost) & ~ban_rows
+        )
         wish = join.copy()
         join = best_only(join & (rv < vetting[None, :]), j)
         # (c) leave platforms whose value is negative (loss-making for a while or too risky)
         lw = f.loss_weeks[rows]
         leave = cur & (value < 0) & ((lw >= b.leave_threshold_weeks) | (profit > 0))
-        self._apply_joins(rows, join, prospective, cost, gov)
+        self._apply_joins(rows, join, prospective, cost, cash_in, gov)
         self._apply_leaves(rows, leave)
         # (d) firms left with no store and nothing worth joining exit (a failed
         # vetting is not a reason to exit: they try again at their next review)
@@ -648,23 +660,36 @@ class MarketModel(mesa.Model):
         stranded = rows[~now[rows].any(axis=1) & ~wish.any(axis=1)]
         self._exit(stranded)
 
-    def _apply_joins(self, rows, join, prospective, cost, gov) -> None:
-        """Open stores for the joins; pay onboarding; receive platform and public subsidies."""
-        f = self.firms
+    def _apply_joins(self, rows, join, prospective, cost, cash_in, gov) -> None:
+        """Open stores for the joins; pay onboarding; receive platform and public subsidies.
+
+        A firm that was banned on the platform before comes back under a new
+        account, which the related-account check catches with
+        ``new_account_detection_probability`` (the new stores are banned at once).
+        """
+        f, st = self.firms, self.stores
         for p in range(self.P):
             who = join[:, p]
             if not who.any():
                 continue
             firms = rows[who]
-            cash_in = np.full(firms.size, self.platform_agents[p].cfg.new_seller_subsidy_usd)
             if p == self.own_store:
-                cash_in += gov[who]
                 f.subsidised[firms[gov[who] > 0]] = True
-            f.cash[firms] += cash_in - cost[who, p]
-            self._open_stores(firms, p, prospective[who, p], opened=self.t)
+            f.cash[firms] += cash_in[who, p] - cost[who, p]
+            n_new = np.asarray(prospective[who, p], dtype=np.int64)
+            new = self._open_stores(firms, p, n_new, opened=self.t)
             origin = f.origin[firms]
             self.rec_add("joins", p, origin)
-            self.rec_add("subsidy_usd", p, origin, cash_in)
+            self.rec_add("subsidy_usd", p, origin, cash_in[who, p])
+            back = f.ever_banned[firms, p]
+            if back.any():
+                det = self.enforcers[p].cfg.new_account_detection_probability
+                caught = back & (self.rng_decisions.random(firms.size) < det)
+                st.status[new[np.repeat(caught, n_new)]] = BANNED
+                self.gain_cause[firms[back & ~caught], p] = CAUSE["new_account"]
+                self.rec_add("new_accounts", p, origin[back])
+                self.rec_add("new_accounts_caught", p, origin[caught])
+                self.rec_add("new_bans", p, np.repeat(origin[caught], n_new[caught]))
 
     def _close_stores(self, pairs: np.ndarray) -> None:
         """Close the live stores of every (firm, platform) pair marked in ``pairs`` (firms x P)."""
@@ -698,7 +723,8 @@ class MarketModel(mesa.Model):
         was_listed = self._listed_now()[rows]
         self._close_stores(pairs)
         f.alive[rows] = False
-        self.loss_cause[rows] = CAUSE["exit"]
+        lc = self.loss_cause[rows]
+        self.loss_cause[rows] = np.where(self.banned_now[rows], lc, CAUSE["exit"])
         origin = f.origin[rows]
         for p in range(self.P):
             self.rec_add("exits", p, origin[was_listed[:, p]])
@@ -748,7 +774,7 @@ class MarketModel(mesa.Model):
         est, prospective, _, value, insurance, launched = self._value_matrices(
             idx, zeros.astype(bool), zeros
         )
-        cost, gain, gov = self._one_off(idx, prospective, est)
+        cost, gain, cash_in, gov = self._one_off(idx, prospective, est)
         j = mr.join_value(
             value,
             insurance,
@@ -759,10 +785,10 @@ class MarketModel(mesa.Model):
         )
         vetting = np.array([p.cfg.vetting_pass_probability for p in self.platform_agents])
         rv = self.rng_entry.random((idx.size, self.P))
-        join = launched[None, :] & (j > 0) & (f.cash[idx, None] + gain >= cost) & (rv < vetting)
+        join = launched[None, :] & (j > 0) & (f.cash[idx, None] + cash_in >= cost) & (rv < vetting)
         join = best_only(join, j)
         joiners = join.any(axis=1)
-        self._apply_joins(idx, join, prospective, cost, gov)
+        self._apply_joins(idx, join, prospective, cost, cash_in, gov)
         stay = idx[joiners]
         f.alive[idx[~joiners]] = False  # candidates who join nothing never enter
         self._make_agents(stay)
@@ -817,7 +843,9 @@ class MarketModel(mesa.Model):
         R["grey_share"][t] = grey_share(grey, active)
         R["gmv"][t] = by_key(np.ones(ns, dtype=bool), st.gmv[:ns])
         R["frozen_usd"][t] = by_key(st.frozen[:ns] > 0, st.frozen[:ns])
-        R["fake_reviews_live"][t] = by_key(np.ones(ns, dtype=bool), st.fake_live[:ns])
+        R["fake_reviews_live"][t] = by_key(
+            (status >= ACTIVE) & (status <= SUSPENDED), st.fake_live[:ns]
+        )
         gmv = st.gmv[:ns]
         infl_w = by_key(np.ones(ns, dtype=bool), st.inflation[:ns] * gmv)
         R["rating_inflation"][t] = np.divide(

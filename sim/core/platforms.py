@@ -120,11 +120,14 @@ class Platform(mesa.Agent):
         """Seller's contribution per USD of sales: gross margin minus variable take."""
         return gross_margin - self.referral_rate - self.cfg.fulfilment_ads_rate
 
+    def set_fees(self, step: int) -> None:
+        """Apply the fee schedule of week ``step`` (called at the start of the week)."""
+        self.referral_rate = referral_rate_at(self.cfg, self.windows, step)
+
     def step(self) -> None:
-        """Update fees, trust and buyer appeal for this week (demand is split by the model)."""
+        """Update trust and buyer appeal for this week (demand is split by the model)."""
         m = self.model
         t = m.t
-        self.referral_rate = referral_rate_at(self.cfg, self.windows, t)
         self.trust = update_trust(
             self.trust,
             self.prevalence,

@@ -77,6 +77,7 @@ def firm_columns(n_platforms: int, capacity: int) -> Columns:
             "born": (np.int32, ()),  # step of entry (-1 for the initial population)
             "risk": (np.float64, p),  # perceived weekly penalty rate per platform
             "loss_weeks": (np.int16, p),  # consecutive weeks with negative profit on p
+            "ever_banned": (np.bool_, p),  # had a store banned on p (re-entry is checked)
             "profit": (np.float64, p),  # last week's profit on p, USD
             "running_cost": (np.float64, ()),  # last week's fixed + running costs, USD
         },
