@@ -44,7 +44,7 @@ def _task(cfg) -> None:
 
     from sim.analysis import figures
     from sim.engine.compose import to_sim_config
-    from sim.engine.runner import run, write_run
+    from sim.engine.runner import crackdown_date, run, write_run
 
     try:
         config = to_sim_config(cfg)
@@ -64,15 +64,14 @@ def _task(cfg) -> None:
     from sim.engine.provenance import config_hash, git_version
 
     prov.update(git_version(), config_hash=config_hash(config))
-    crack = config.policy.enforcement.get("amazon")
-    start = crack.start_date if crack is not None else None
+    start = crackdown_date(config)
     figures.save(
         figures.plot_platform_shares({config.policy.name: result.timeseries}, start),
         out / "figures" / "platform_shares",
         prov,
     )
     figures.save(
-        figures.plot_migration(result.flows, start or "2021-04-26"),
+        figures.plot_migration(result.flows, start),
         out / "figures" / "migration_flows",
         prov,
     )

@@ -848,11 +848,19 @@ def validate(cfg: SimConfig) -> SimConfig:
                 promo.start_date, k + ".start_date"
             ):
                 raise ConfigError(f"{k}.end_date: {promo.end_date} is before its start_date")
-    for key in cfg.policy.enforcement:
-        if key not in cfg.platforms:
+    for key, ec in cfg.policy.enforcement.items():
+        if key not in KNOWN_PLATFORMS:
             raise ConfigError(
-                f"policy.enforcement.{key}: not a platform of this run; choose from "
-                f"{', '.join(cfg.platforms)}"
+                f"policy.enforcement.{key}: unknown platform; choose from "
+                f"{', '.join(KNOWN_PLATFORMS)}"
+            )
+        # presets list every known platform; an entry for a platform that is not in
+        # this run is allowed only while it does nothing (a policy that enforces
+        # on a removed platform is an error, not silently ignored)
+        if key not in cfg.platforms and ec != EnforcementConfig():
+            raise ConfigError(
+                f"policy.enforcement.{key}: enforces on a platform that is not in this run; "
+                f"platforms of this run: {', '.join(cfg.platforms)}"
             )
     origins = cfg.merchants.origins
     if set(origins) != set(ORIGINS):

@@ -96,10 +96,11 @@ class EnforcementPolicy(mesa.Agent):
     def step(self) -> None:
         """Delete lagged fake reviews, end suspensions, audit, penalise, sweep.
 
-        Order: (1) deletion of reviews bought ``lag`` weeks ago, (2) suspensions
-        that end are reinstated or turned into bans, (3) audits and penalties
-        on the penalty ladder, (4) related-account sweeps of banned firms' other
-        stores, (5) false links that suspend unrelated stores.
+        Order: (1) deletion of reviews bought ``lag`` weeks ago (while the policy
+        is in force), (2) suspensions that end are reinstated or turned into bans,
+        (3) audits and penalties on the penalty ladder, (4) related-account
+        sweeps of the other stores of firms banned in (2) or (3), (5) false links
+        that suspend unrelated stores, in number ~ Binomial(bans, p_link).
         """
         m, c, p = self.model, self.cfg, self.platform_index
         t = m.t
@@ -112,8 +113,9 @@ class EnforcementPolicy(mesa.Agent):
             t, self.start_step, c.baseline_intensity, c.ramp_weeks, c.escalation_per_year
         )
 
-        # (1) deletion after the lag: reviews bought in week t - lag.
-        if c.review_deletion_rate > 0 and t >= self.lag_weeks:
+        # (1) deletion after the lag: reviews bought in week t - lag (only while the
+        # policy is in force, so a policy that has not started changes nothing)
+        if c.review_deletion_rate > 0 and self.level > 0 and t >= self.lag_weeks:
             slot = (t - self.lag_weeks) % m.ring_weeks
             on_p = np.flatnonzero((plat == p) & (st.ring[:n, slot] > 0))
             if on_p.size:
@@ -124,15 +126,44 @@ class EnforcementPolicy(mesa.Agent):
 
         # (2) suspensions ending this week.
         ending = np.flatnonzero((plat == p) & (status == SUSPENDED) & (st.suspended_until[:n] <= t))
+        banned = [np.empty(0, dtype=np.int64)]
         if ending.size:
             back = rng.random(ending.size) < c.reinstatement_probability
             st.status[ending[back]] = ACTIVE
             self._ban(ending[~back], CAUSE_BAN)
+            banned.append(ending[~back])
 
         # (3) audits of active and warned stores.
         live = np.flatnonzero((plat == p) & ((status == ACTIVE) | (status == WARNED)))
-        if live.size == 0 or c.audit_probability_per_week <= 0 or self.level <= 0:
-            return
+        if live.size and c.audit_probability_per_week > 0 and self.level > 0:
+            banned.append(self._audit(live))
+
+        # (4) related-account sweep: each other live store of a firm banned this week on p.
+        ban = np.concatenate(banned)
+        if ban.size and c.related_account_sweep_probability > 0:
+            banned_firm = np.zeros(m.firms.n, dtype=bool)
+            banned_firm[st.firm[ban]] = True
+            cand = np.flatnonzero(
+                (plat == p) & (status >= ACTIVE) & (status <= SUSPENDED) & banned_firm[st.firm[:n]]
+            )
+            swept = cand[rng.random(cand.size) < c.related_account_sweep_probability]
+            honest = swept[st.fake_live[swept] <= 0]
+            m.rec_add("swept_honest", p, m.firms.origin[st.firm[honest]])
+            self._ban(swept, CAUSE_RELATED)
+
+        # (5) false links: unrelated stores caught in the sweep's net.
+        if ban.size and c.false_link_probability > 0:
+            k = int(rng.binomial(ban.size, c.false_link_probability))
+            pool = np.flatnonzero((plat == p) & ((status == ACTIVE) | (status == WARNED)))
+            if k and pool.size:
+                victims = rng.choice(pool, size=min(k, pool.size), replace=False)
+                m.rec_add("false_links", p, m.firms.origin[st.firm[victims]])
+                self._suspend(victims)
+
+    def _audit(self, live: np.ndarray) -> np.ndarray:
+        """Audit ``live`` stores, apply the penalty ladder; return the stores banned."""
+        m, c, p = self.model, self.cfg, self.platform_index
+        st = m.stores
         evidence = st.fake_live[live] > 0
         prob = audit_probabilities(
             c.audit_probability_per_week,
@@ -143,7 +174,7 @@ class EnforcementPolicy(mesa.Agent):
             c.targeting_strength,
             c.hub_targeting,
         )
-        u = rng.random((2, live.size))
+        u = m.rng_enforcement.random((2, live.size))
         audited = u[0] < prob
         caught = detect(audited, evidence, u[1], c.true_positive_rate, c.false_positive_rate)
         origin = m.firms.origin[st.firm[live]]
@@ -153,7 +184,7 @@ class EnforcementPolicy(mesa.Agent):
         m.audit_cost[p] += audited.sum() * c.cost_per_audit_usd
         hit = live[caught]
         if hit.size == 0:
-            return
+            return hit
         # Detection deletes the store's fake reviews at once and the inflated rating with them.
         st.fake_live[hit] = 0.0
         st.inflation[hit] = 0.0
@@ -164,30 +195,7 @@ class EnforcementPolicy(mesa.Agent):
         self._mark_penalised(warn)
         self._suspend(susp)
         self._ban(ban, CAUSE_BAN)
-
-        # (4) related-account sweep: each other live store of a banned firm on p.
-        if ban.size and c.related_account_sweep_probability > 0:
-            banned_firm = np.zeros(m.firms.n, dtype=bool)
-            banned_firm[st.firm[ban]] = True
-            cand = np.flatnonzero(
-                (plat == p)
-                & ((status == ACTIVE) | (status == WARNED) | (status == SUSPENDED))
-                & banned_firm[st.firm[:n]]
-            )
-            swept = cand[rng.random(cand.size) < c.related_account_sweep_probability]
-            honest = swept[st.fake_live[swept] <= 0]
-            m.rec_add("swept_honest", p, m.firms.origin[st.firm[honest]])
-            self._ban(swept, CAUSE_RELATED)
-
-        # (5) false links: unrelated stores caught in the sweep's net.
-        n_bans = ban.size
-        if n_bans and c.false_link_probability > 0:
-            k = int(rng.binomial(n_bans, c.false_link_probability))
-            pool = np.flatnonzero((plat == p) & ((status == ACTIVE) | (status == WARNED)))
-            if k and pool.size:
-                victims = rng.choice(pool, size=min(k, pool.size), replace=False)
-                m.rec_add("false_links", p, m.firms.origin[st.firm[victims]])
-                self._suspend(victims)
+        return ban
 
     # ----------------------------------------------------------------- helpers
 

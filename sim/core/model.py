@@ -829,7 +829,8 @@ class MarketModel(mesa.Model):
 
         def by_key(mask, weights=None):
             w = None if weights is None else weights[mask]
-            return np.bincount(key[mask], weights=w, minlength=pp2).reshape(self.P, 2)
+            out = np.bincount(key[mask], weights=w, minlength=pp2).astype(np.float64, copy=False)
+            return out.reshape(self.P, 2)
 
         active = by_key(status == ACTIVE) + by_key(status == WARNED)
         R["active_stores"][t] = active

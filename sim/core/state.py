@@ -122,4 +122,6 @@ def count_by_pair(
     flat = np.bincount(
         pair_index(firm, platform, n_platforms), weights=weights, minlength=n_firms * n_platforms
     )
+    if weights is not None:  # bincount of an empty array is int64 even with weights
+        flat = flat.astype(np.float64, copy=False)
     return flat.reshape(n_firms, n_platforms)

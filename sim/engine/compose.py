@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sim.core.config import KNOWN_PLATFORMS as KNOWN
 from sim.core.config import ConfigError, SimConfig, validate
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
@@ -84,14 +85,27 @@ def _friendly(exc: BaseException) -> ConfigError:
         where = f"under {parent}" if parent else "at the top level"
         hint = f"; allowed keys {where}: {', '.join(allowed)}" if allowed else ""
         return ConfigError(f"{key}: unknown key{hint}")
-    m = re.search(r"Error merging override \+?platforms\.(\w+)", full)
-    if m:
-        from sim.core.config import KNOWN_PLATFORMS
-
+    m = re.search(r"override '?\+?platforms\.(\w+)", full)
+    if m and (m.group(1) not in KNOWN or "not in struct" in full):
         return ConfigError(
             f"platforms.{m.group(1)}: unknown platform; add one with "
-            f"platform@platforms.<name>=<preset>, <name> one of {', '.join(KNOWN_PLATFORMS)}"
+            f"platform@platforms.<name>=<preset>, <name> one of {', '.join(KNOWN)}"
         )
+    m = re.search(r"override '?\+?policy\.enforcement\.(\w+)", full)
+    if m and (m.group(1) not in KNOWN or "not a subclass" in full or "not in struct" in full):
+        name = m.group(1)
+        if name not in KNOWN:
+            return ConfigError(
+                f"policy.enforcement.{name}: unknown platform; choose from {', '.join(KNOWN)}"
+            )
+        return ConfigError(
+            f"policy.enforcement.{name}: not in this policy preset; every preset lists all "
+            f"platforms, so set its keys without '+', e.g. "
+            f"policy.enforcement.{name}.audit_probability_per_week=0.1"
+        )
+    m = re.search(r"An item is already at '([^']+)'", full)
+    if m:
+        return ConfigError(f"{m.group(1)}: already set; override it without '+'")
     m = re.search(r"full_key: ([\w.\[\]]+)", full)
     v = re.search(r"Value '([^']*)' (?:of type '\w+' )?could not be converted to (\w+)", full)
     if m and v:

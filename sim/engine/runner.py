@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.core.config import SimConfig, validate
+from sim.core.config import EnforcementConfig, SimConfig, validate
 from sim.core.model import MarketModel
 
 from .provenance import config_hash, provenance
@@ -77,6 +77,25 @@ def flows_frame(model: MarketModel) -> pd.DataFrame:
     return df[["step", "date", "origin", "from_platform", "to_platform", "merchants", "cause"]]
 
 
+# Amazon's 2021 crackdown began in the week of 26 April 2021 (Marketplace Pulse 2021).
+REFERENCE_CRACKDOWN_DATE = "2021-04-26"
+
+
+def crackdown_date(cfg: SimConfig) -> str:
+    """Start of the earliest enforcement that does something, else the 2021 reference date.
+
+    Summaries of paired runs (e.g. ``policy=none`` vs ``crackdown_2021``) are
+    taken at the same dates, so a run without enforcement uses the reference.
+    """
+    inert = EnforcementConfig()
+    starts = [
+        e.start_date
+        for name, e in cfg.policy.enforcement.items()
+        if name in cfg.platforms and e != inert and e.audit_probability_per_week > 0
+    ]
+    return min(starts) if starts else REFERENCE_CRACKDOWN_DATE
+
+
 def run(config: SimConfig | None = None, *, steps: int | None = None) -> RunResult:
     """Simulate ``config`` (default preset if None) and return its tables; writes no files.
 
@@ -123,8 +142,7 @@ def summarize(model: MarketModel, ts: pd.DataFrame, fl: pd.DataFrame, wall: floa
         "store_steps": int(model.store_steps),
         "merchant_steps": int(model.merchant_steps),
     }
-    crack = cfg.policy.enforcement.get("amazon")
-    start = crack.start_date if crack is not None else "2021-04-26"
+    start = crackdown_date(cfg)
     marks = {
         "before_crackdown": cal.first_step_on_or_after(start) - 1,
         "end_2021": cal.last_step_on_or_before("2021-12-31"),

@@ -1,0 +1,385 @@
+"""Enforcement: exact tests of the rules, then the store life cycle in small worlds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ENFORCED, compose, no_compaction, step_all
+from numpy.testing import assert_allclose, assert_array_equal
+
+from sim.core.enforcement import (
+    audit_probabilities,
+    detect,
+    intensity,
+    penalty_for_strike,
+)
+from sim.core.merchants import Merchant
+from sim.core.model import MarketModel
+from sim.core.state import ACTIVE, BANNED, CLOSED, STATUS_NAMES, SUSPENDED, WARNED
+from sim.engine.runner import run
+
+# ------------------------------------------------------------------ intensity
+
+
+def test_intensity_before_start_is_baseline():
+    assert intensity(0, 10, 0.2, 4.0, 0.5) == 0.2
+    assert intensity(9, 10, 0.0, 4.0, 0.5) == 0.0
+
+
+def test_intensity_ramps_linearly_from_baseline():
+    got = [intensity(t, 10, 0.2, 4.0, 0.0) for t in range(10, 16)]
+    assert_allclose(got, [0.4, 0.6, 0.8, 1.0, 1.0, 1.0])
+
+
+def test_intensity_without_ramp_is_full_at_once():
+    assert intensity(10, 10, 0.0, 0.0, 0.0) == 1.0
+    assert intensity(60, 10, 0.3, 0.0, 0.0) == 1.0
+
+
+def test_intensity_escalates_after_the_ramp():
+    # full at t = 13 (ramp ends); 52 weeks later x (1 + e)
+    assert intensity(13, 10, 0.0, 4.0, 0.5) == pytest.approx(1.0)
+    assert intensity(14, 10, 0.0, 4.0, 0.5) == pytest.approx(1.5 ** (1 / 52))
+    assert intensity(13 + 52, 10, 0.0, 4.0, 0.5) == pytest.approx(1.5)
+    assert intensity(13 + 104, 10, 0.0, 4.0, 0.5) == pytest.approx(2.25)
+
+
+# --------------------------------------------------------------------- audits
+
+
+def test_audit_probabilities_random_targeting_is_uniform():
+    ev = np.array([True, False, False, False])
+    got = audit_probabilities(0.1, 0.5, ev, np.zeros(4), "random", 4.0, 0.0)
+    assert_allclose(got, [0.05] * 4)
+
+
+def test_audit_probabilities_risk_targeting_hand_values():
+    ev = np.array([True, False, False, False])
+    got = audit_probabilities(0.1, 1.0, ev, np.zeros(4), "risk", 4.0, 0.0)
+    # weights (5, 1, 1, 1), mean 2
+    assert_allclose(got, [0.25, 0.05, 0.05, 0.05])
+
+
+def test_audit_probabilities_hub_targeting_hand_values():
+    got = audit_probabilities(
+        0.1, 1.0, np.zeros(2, dtype=bool), np.array([0.0, 2.0]), "random", 4.0, 1.0
+    )
+    # weights (1, 3), mean 2
+    assert_allclose(got, [0.05, 0.15])
+
+
+@pytest.mark.parametrize("targeting", ["random", "risk"])
+@pytest.mark.parametrize("hub", [0.0, 2.0])
+def test_audit_budget_is_preserved_without_clipping(targeting, hub):
+    rng = np.random.default_rng(0)
+    ev = rng.random(1000) < 0.2
+    degree = rng.exponential(1.0, 1000)
+    base, level = 0.01, 0.7
+    got = audit_probabilities(base, level, ev, degree, targeting, 4.0, hub)
+    assert got.max() < 1.0
+    assert got.mean() == pytest.approx(base * level, rel=1e-12)
+    if targeting == "risk":
+        # evidence weighs (1 + k) = 5 times more, network degree equal
+        assert got[ev].mean() > 3.0 * got[~ev].mean()
+
+
+def test_audit_probabilities_are_clipped_to_one():
+    got = audit_probabilities(0.9, 2.0, np.array([True, False]), np.zeros(2), "risk", 4.0, 0.0)
+    # weights (5, 1), mean 3: 1.8 * 5/3 = 3 -> 1, and 1.8 / 3 = 0.6
+    assert_allclose(got, [1.0, 0.6])
+
+
+def test_audit_probabilities_of_no_store():
+    got = audit_probabilities(0.1, 1.0, np.zeros(0, dtype=bool), np.zeros(0), "risk", 4.0, 1.0)
+    assert got.shape == (0,)
+
+
+def test_detect_true_and_false_positives():
+    audited = np.array([True, True, True, True, False])
+    evidence = np.array([True, True, False, False, True])
+    u = np.array([0.5, 0.9, 0.005, 0.5, 0.0])
+    got = detect(audited, evidence, u, tpr=0.8, fpr=0.01)
+    assert_array_equal(got, [True, False, True, False, False])
+
+
+def test_penalty_for_strike_ladder_and_repeat_of_last_step():
+    strikes = np.array([1, 2, 3, 4, 7], dtype=np.int16)
+    assert_array_equal(
+        penalty_for_strike(strikes, ["warning", "suspension", "ban"]),
+        [WARNED, SUSPENDED, BANNED, BANNED, BANNED],
+    )
+    assert_array_equal(
+        penalty_for_strike(strikes[:3], ["suspension", "ban"]), [SUSPENDED, BANNED, BANNED]
+    )
+    assert_array_equal(penalty_for_strike(strikes, ["suspension"]), [SUSPENDED] * 5)
+    assert_array_equal(
+        penalty_for_strike(strikes[:3], ["warning", "warning", "suspension"]),
+        [WARNED, WARNED, SUSPENDED],
+    )
+
+
+# -------------------------------------------------- the policy in a small world
+
+
+def test_policy_agent_converts_days_to_weeks_on_the_calendar():
+    m = MarketModel(compose("merchants.count=10", "time.spinup_weeks=52"))
+    amazon = m.enforcers[m.platform_names.index("amazon")]
+    assert amazon.lag_weeks == 14  # 100 days
+    assert amazon.hold_weeks == 13  # 90 days
+    # 2021-04-26 is 68 weeks after 2020-01-06, plus 52 weeks of spin-up
+    assert amazon.start_step == 52 + 68
+    assert m.calendar.date(amazon.start_step).isoformat() == "2021-04-26"
+    ebay = m.enforcers[m.platform_names.index("ebay")]
+    assert ebay.cfg.audit_probability_per_week == 0.0  # not named in crackdown_2021
+
+
+def test_crackdown_intensity_series_in_timeseries():
+    cfg = compose("merchants.count=200", "time.spinup_weeks=2", "time.end_date=2021-06-28")
+    ts = run(cfg).timeseries
+    amz = ts[(ts.platform == "amazon") & (ts.origin == "CN")].set_index("date")
+    level = amz["enforcement_intensity"]
+    start = pd.Timestamp("2021-04-26")
+    assert (level[level.index < start] == 0.0).all()
+    weeks = [start + pd.Timedelta(weeks=k) for k in range(5)]
+    assert_allclose(level.loc[weeks].to_numpy(), [0.25, 0.5, 0.75, 1.0, 1.0])
+    # platforms without enforcement in crackdown_2021 never audit
+    others = ts[ts.platform != "amazon"]
+    assert (others["enforcement_intensity"] == 0).all()
+    assert (others["audits"] == 0).all()
+    assert ts.loc[ts.platform == "amazon", "audits"].sum() > 0
+
+
+class StatusLog:
+    """Follow every store's status over the weeks (store compaction turned off)."""
+
+    def __init__(self, model: MarketModel) -> None:
+        self.prev_status: np.ndarray | None = None
+        self.prev_until: np.ndarray | None = None
+        self.prev_strikes: np.ndarray | None = None
+        self.seen = {"reinstated": 0, "banned_at_end": 0, "suspended": 0, "banned": 0}
+        no_compaction(model)
+
+    def __call__(self, m: MarketModel) -> None:
+        st, t = m.stores, m.t
+        n = st.n
+        status = st.status[:n].copy()
+        until = st.suspended_until[:n].copy()
+        strikes = st.strikes[:n].copy()
+        susp_w = m.cfg.policy.enforcement["amazon"].suspension_weeks
+        assert np.isin(status, range(len(STATUS_NAMES))).all()
+        # a suspension always lies ahead and never longer than configured
+        s = status == SUSPENDED
+        assert (until[s] > t).all()
+        assert (until[s] <= t + max(1, round(susp_w))).all()
+        self.seen["suspended"] += int(s.sum())
+        self.seen["banned"] += int((status == BANNED).sum())
+        if self.prev_status is not None:
+            k = self.prev_status.size
+            now = status[:k]
+            # a ban is final
+            assert (now[self.prev_status == BANNED] == BANNED).all()
+            # a running suspension is not lifted early (it may turn into a ban by a
+            # related-account sweep, or close when the firm leaves)
+            running = (self.prev_status == SUSPENDED) & (self.prev_until > t)
+            assert np.isin(now[running], (SUSPENDED, BANNED, CLOSED)).all()
+            assert (
+                until[:k][running & (now == SUSPENDED)]
+                == self.prev_until[running & (now == SUSPENDED)]
+            ).all()
+            # an ending suspension: reinstated (and maybe caught again the same week,
+            # which adds a strike) or banned
+            ending = (self.prev_status == SUSPENDED) & (self.prev_until <= t)
+            again = ending & (now == SUSPENDED)
+            assert (until[:k][again] > t).all()
+            recaught = strikes[:k] > self.prev_strikes
+            banned_at_end = ending & (now == BANNED) & ~recaught
+            self.seen["reinstated"] += int((ending & ~banned_at_end).sum())
+            self.seen["banned_at_end"] += int(banned_at_end.sum())
+        self.prev_status, self.prev_until, self.prev_strikes = status, until, strikes
+
+
+@pytest.mark.parametrize("reinstatement", [0.0, 0.5, 1.0])
+def test_suspension_and_ban_life_cycle(reinstatement):
+    cfg = compose(
+        *ENFORCED,
+        "policy.enforcement.amazon.suspension_weeks=3",
+        f"policy.enforcement.amazon.reinstatement_probability={reinstatement}",
+        # no sweeps: a ban of an ending suspension then comes from its end alone
+        "policy.enforcement.amazon.related_account_sweep_probability=0",
+    )
+    m = MarketModel(cfg)
+    log = StatusLog(m)
+    step_all(m, log)
+    seen = log.seen
+    assert seen["suspended"] > 0 and seen["banned"] > 0
+    if reinstatement == 0.0:
+        assert seen["reinstated"] == 0 and seen["banned_at_end"] > 0
+    elif reinstatement == 1.0:
+        assert seen["banned_at_end"] == 0 and seen["reinstated"] > 0
+    else:
+        assert seen["banned_at_end"] > 0 and seen["reinstated"] > 0
+
+
+def test_listed_matches_store_table_and_dead_firms_hold_nothing(enforced_cfg):
+    m = MarketModel(enforced_cfg)
+
+    def check(m):
+        st, f = m.stores, m.firms
+        n = f.n
+        live = np.isin(st.status[: st.n], (ACTIVE, WARNED, SUSPENDED))
+        count = np.zeros((n, m.P), dtype=int)
+        np.add.at(count, (st.firm[: st.n][live], st.platform[: st.n][live]), 1)
+        assert_array_equal(m.listed[:n], count > 0)
+        assert not m.listed[:n][~f.alive[:n]].any()
+        assert_array_equal(m.listed_count, (count > 0).sum(axis=0))
+
+    step_all(m, check)
+    # the Mesa view agrees with the columns
+    for agent in list(m.agents_by_type[Merchant]):
+        assert set(agent.platforms) == {
+            s["platform"]
+            for s in agent.stores()
+            if s["status"] in ("active", "warned", "suspended")
+        }
+
+
+class SweepCheck:
+    """Wrap the Amazon enforcer: after its step no newly banned firm keeps a live store there."""
+
+    def __init__(self, m: MarketModel) -> None:
+        no_compaction(m)
+        self.m = m
+        self.enforcer = m.enforcers[m.platform_names.index("amazon")]
+        self._step = self.enforcer.step
+        self.enforcer.step = self
+        self.bans = 0
+        self.left: list[tuple[int, int]] = []
+
+    def __call__(self) -> None:
+        st, p = self.m.stores, self.enforcer.platform_index
+        n0 = st.n
+        before = st.status[:n0].copy()
+        self._step()
+        after = st.status[: st.n]
+        new = np.flatnonzero((after[:n0] == BANNED) & (before != BANNED) & (st.platform[:n0] == p))
+        firms = np.unique(st.firm[new])
+        left = (
+            np.isin(after, (ACTIVE, WARNED, SUSPENDED))
+            & (st.platform[: st.n] == p)
+            & np.isin(st.firm[: st.n], firms)
+        )
+        self.bans += new.size
+        self.left += [(self.m.t, int(i)) for i in np.flatnonzero(left)]
+
+
+def _sweep_world(*extra: str) -> SweepCheck:
+    cfg = compose(
+        "merchants.count=300",
+        "time.spinup_weeks=0",
+        "time.end_date=2020-12-28",
+        "merchants.origins.CN.stores_per_platform_mean=3",
+        "policy.enforcement.amazon.start_date=2020-01-06",
+        "policy.enforcement.amazon.audit_probability_per_week=0.2",
+        "policy.enforcement.amazon.related_account_sweep_probability=1",
+        "policy.enforcement.amazon.false_link_probability=0",
+        *extra,
+    )
+    m = MarketModel(cfg)
+    check = SweepCheck(m)
+    step_all(m)
+    return check
+
+
+def test_related_account_sweep_takes_all_other_stores_after_an_audit_ban():
+    check = _sweep_world("policy.enforcement.amazon.penalty_ladder=[ban]")
+    assert check.bans > 20
+    assert check.left == []
+
+
+def test_no_sweep_when_probability_zero_leaves_other_stores():
+    check = _sweep_world(
+        "policy.enforcement.amazon.penalty_ladder=[ban]",
+        "policy.enforcement.amazon.related_account_sweep_probability=0",
+    )
+    assert check.bans > 0
+    assert len(check.left) > 0  # multi-store firms keep their other stores
+
+
+def test_related_account_sweep_after_a_suspension_turns_into_a_ban():
+    check = _sweep_world(
+        "policy.enforcement.amazon.penalty_ladder=[suspension]",
+        "policy.enforcement.amazon.reinstatement_probability=0",
+    )
+    assert check.bans > 20
+    assert check.left == []
+
+
+# --------------------------------------------------------------- frozen funds
+
+
+class ReleaseCheck:
+    """Wrap the model's fund release and check its accounting against a snapshot."""
+
+    def __init__(self, m: MarketModel) -> None:
+        no_compaction(m)
+        self.m = m
+        self._release = m._release_funds
+        m._release_funds = self
+        self.released = 0.0
+        self.forfeited = 0.0
+
+    def __call__(self) -> None:
+        m, st, f, t = self.m, self.m.stores, self.m.firms, self.m.t
+        n = st.n
+        frozen = st.frozen[:n].copy()
+        due = (frozen > 0) & (st.release[:n] <= t)
+        back = due & ~st.forfeit[:n] & f.alive[st.firm[:n]]
+        lost = due & ~back
+        cash = f.cash[: f.n].copy()
+        rel0 = m.recorder.data["released_usd"][t].sum()
+        forf0 = m.recorder.data["forfeited_usd"][t].sum()
+        self._release()
+        assert (st.frozen[:n][due] == 0).all()
+        assert_array_equal(st.frozen[:n][~due], frozen[~due])
+        expected_cash = cash.copy()
+        np.add.at(expected_cash, st.firm[:n][back], frozen[back])
+        assert_allclose(f.cash[: f.n], expected_cash, rtol=1e-12)
+        rec_rel = m.recorder.data["released_usd"][t].sum() - rel0
+        rec_forf = m.recorder.data["forfeited_usd"][t].sum() - forf0
+        assert rec_rel == pytest.approx(frozen[back].sum(), rel=1e-9, abs=1e-6)
+        assert rec_forf == pytest.approx(frozen[lost].sum(), rel=1e-9, abs=1e-6)
+        self.released += frozen[back].sum()
+        self.forfeited += frozen[lost].sum()
+
+
+@pytest.mark.parametrize("forfeit", [0.0, 1.0])
+def test_frozen_funds_released_after_hold_unless_forfeited(forfeit):
+    cfg = compose(
+        *ENFORCED,
+        "policy.enforcement.amazon.fund_hold_days=28",  # 4 weeks
+        f"policy.enforcement.amazon.forfeit_on_ban_probability={forfeit}",
+        "policy.enforcement.amazon.penalty_ladder=[ban]",
+    )
+    m = MarketModel(cfg)
+    check = ReleaseCheck(m)
+
+    def held_at_most_four_weeks(m):
+        st = m.stores
+        held = st.frozen[: st.n] > 0
+        assert (st.release[: st.n][held] > m.t).all()
+        assert (st.release[: st.n][held] <= m.t + 4).all()
+        if forfeit == 0.0:
+            assert not st.forfeit[: st.n].any()
+
+    step_all(m, held_at_most_four_weeks)
+    R = m.recorder.data
+    assert check.released > 0
+    # every dollar frozen is released, forfeited or still held
+    still = m.stores.frozen[: m.stores.n].sum()
+    assert R["frozen_new_usd"].sum() == pytest.approx(
+        R["released_usd"].sum() + R["forfeited_usd"].sum() + still, rel=1e-9
+    )
+    assert R["new_bans"].sum() > 0
+    if forfeit == 1.0:
+        assert check.forfeited > 0.1 * check.released

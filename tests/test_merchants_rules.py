@@ -1,0 +1,348 @@
+"""Exact tests of the merchant rules in sim/core/merchants.py on hand-built inputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+
+from sim.core import merchants as mr
+from sim.core import network as net
+from sim.core.config import KNOWN_PLATFORMS, OriginConfig
+
+# ------------------------------------------------------------- grey practice
+
+
+def test_effective_propensity_raises_weak_reputation_and_clips():
+    prop = np.array([0.2, 0.9, 0.5, 0.0])
+    quality = np.array([4.4, 3.0, 5.0, 4.0])
+    got = mr.effective_propensity(prop, quality, reference=4.4, slope=0.5)
+    # 0.2 at the reference; 0.9 + 0.5 * 1.4 clipped to 1; no bonus above it; 0 + 0.5 * 0.4
+    assert_allclose(got, [0.2, 1.0, 0.5, 0.2], rtol=0, atol=1e-12)
+
+
+def test_effective_propensity_never_negative():
+    got = mr.effective_propensity(np.array([0.0]), np.array([5.0]), reference=4.4, slope=3.0)
+    assert_array_equal(got, [0.0])
+
+
+def test_campaign_reviews_has_a_minimum():
+    got = mr.campaign_reviews(
+        gmv=np.array([1000.0, 10000.0, 0.0]),
+        price=np.array([20.0, 25.0, 10.0]),
+        per_order=0.03,
+        minimum=5.0,
+    )
+    # 0.03 * 1000 / 20 = 1.5 -> 5; 0.03 * 10000 / 25 = 12; nothing sold -> 5
+    assert_allclose(got, [5.0, 12.0, 5.0])
+
+
+def _decide(p_hat, review_cost=50.0, contribution=1000.0):
+    return mr.campaign_decision(
+        prop_eff=np.array([0.5]),
+        contribution=np.array([contribution]),
+        review_cost=np.array([review_cost]),
+        perceived_detection=np.array([p_hat]),
+        lift=0.16,
+        horizon_weeks=2.0,
+        sanction_weeks=26.0,
+    )[0]
+
+
+def test_campaign_decision_both_sides_of_the_threshold():
+    # gain 0.5 * 0.16 * 2 * 1000 = 160, cost 50 -> buys while 26 * 1000 * p < 110
+    threshold = 110.0 / 26_000.0
+    assert _decide(threshold - 1e-6)
+    assert not _decide(threshold + 1e-6)
+    assert _decide(0.0)
+    # a review bill above the gain is never worth it, even with no risk
+    assert not _decide(0.0, review_cost=161.0)
+
+
+def test_campaign_decision_equality_is_not_enough_and_detection_caps_at_one():
+    exact = mr.campaign_decision(
+        np.array([1.0, 1.0]),
+        np.array([100.0, 100.0]),
+        np.array([0.0, 0.0]),
+        np.array([0.5, 7.0]),
+        lift=0.5,
+        horizon_weeks=2.0,
+        sanction_weeks=2.0,
+    )
+    # gain 100 == penalty 0.5 * 2 * 100 -> no; p_hat 7 counts as 1 -> penalty 200 -> no
+    assert_array_equal(exact, [False, False])
+    capped = mr.campaign_decision(
+        np.array([1.0]),
+        np.array([100.0]),
+        np.array([0.0]),
+        np.array([7.0]),
+        lift=0.5,
+        horizon_weeks=5.0,
+        sanction_weeks=2.0,
+    )
+    # gain 250 > 1 * 2 * 100: with an uncapped p_hat (1400) the answer would be no
+    assert_array_equal(capped, [True])
+
+
+def test_update_inflation_one_step():
+    got = mr.update_inflation(
+        np.array([0.0, 0.1, 0.2]), np.array([True, False, True]), gain_stars=0.2, persistence=0.5
+    )
+    assert_allclose(got, [0.1, 0.05, 0.2])
+
+
+def test_update_inflation_steady_state_is_the_gain():
+    infl = np.zeros(1)
+    for _ in range(40):
+        infl = mr.update_inflation(infl, np.array([True]), gain_stars=0.16, persistence=0.5)
+    assert infl[0] == pytest.approx(0.16, rel=1e-9)
+
+
+def test_update_inflation_halves_weekly_after_a_campaign():
+    """rho = 0.5: I_k = 0.5^k * Delta after k weeks without a campaign (He et al. 2022)."""
+    gain = 0.2
+    infl = np.array([gain])  # steady state of a long campaign
+    seen = []
+    for _ in range(6):
+        infl = mr.update_inflation(infl, np.array([False]), gain_stars=gain, persistence=0.5)
+        seen.append(infl[0] / gain)
+    assert_allclose(seen, [0.5**k for k in range(1, 7)], rtol=1e-12)
+    # "gone within about 4 weeks": 6.25% left after 4 weeks, under 5% from week 5 on
+    assert seen[3] == pytest.approx(0.0625)
+    assert seen[4] < 0.05
+
+
+# ------------------------------------------------------------- risk learning
+
+
+def _hand_adjacency() -> sp.csr_matrix:
+    # ties 0-1, 0-2, 1-2, 2-3; firm 4 isolated
+    dense = np.zeros((5, 5))
+    for a, b in [(0, 1), (0, 2), (1, 2), (2, 3)]:
+        dense[a, b] = dense[b, a] = 1.0
+    return sp.csr_matrix(dense)
+
+
+PENALISED = np.array([[0, 0], [1, 0], [1, 1], [0, 0], [0, 0]], dtype=bool)
+LISTED = np.array([[1, 1], [1, 0], [1, 1], [0, 1], [1, 1]], dtype=bool)
+PEER_SHARE = np.array([[1.0, 1.0], [0.5, 0.5], [0.5, 0.0], [1.0, 1.0], [0.0, 0.0]])
+
+
+def test_peer_penalty_share_on_hand_made_graph():
+    got = mr.peer_penalty_share(_hand_adjacency(), PENALISED, LISTED)
+    assert_allclose(got, PEER_SHARE)
+
+
+def test_adjacency_from_edge_list_matches_hand_graph():
+    # duplicates and both directions collapse to one 0/1 tie
+    edges = np.array([[0, 1], [1, 0], [0, 2], [1, 2], [2, 3], [2, 3]])
+    adj = net.adjacency(edges, 5)
+    assert_array_equal(adj.toarray(), _hand_adjacency().toarray())
+    assert_allclose(mr.peer_penalty_share(adj, PENALISED, LISTED), PEER_SHARE)
+
+
+def test_update_risk_members_learn_from_peers_non_members_only_from_own():
+    risk = np.full((2, 2), 0.1)
+    own = np.array([[1.0, 0.0], [1.0, 0.0]])
+    peer = np.array([[0.0, 1.0], [0.0, 1.0]])
+    got = mr.update_risk(risk, own, peer, np.array([True, False]), rate=0.5, peer_weight=0.5)
+    # member: signal 0.5 on both -> 0.1 + 0.5 * 0.4; non-member: signal (1, 0)
+    assert_allclose(got, [[0.3, 0.3], [0.55, 0.05]])
+
+
+def test_update_risk_peer_weight_zero_ignores_peers():
+    risk = np.array([[0.2, 0.0]])
+    got = mr.update_risk(
+        risk, np.zeros((1, 2)), np.ones((1, 2)), np.array([True]), rate=1.0, peer_weight=0.0
+    )
+    assert_array_equal(got, [[0.0, 0.0]])
+
+
+def test_perceived_detection_scales_and_caps():
+    got = mr.perceived_detection(np.array([0.01, 0.3, 0.0]), salience=5.0)
+    assert_allclose(got, [0.05, 1.0, 0.0])
+
+
+# ----------------------------------------------------------- portfolio choice
+
+LISTED3 = np.array([[True, False, True], [False, False, False], [True, True, True]])
+COST3 = np.array([100.0, 50.0, 10.0])
+
+
+def test_channel_costs_grow_with_number_of_channels():
+    assert_allclose(
+        mr.channel_costs(LISTED3, COST3, exponent=1.0),
+        [[200.0, 0.0, 20.0], [0.0, 0.0, 0.0], [300.0, 150.0, 30.0]],
+    )
+    r2 = math.sqrt(2.0)
+    assert_allclose(
+        mr.channel_costs(LISTED3[:1], COST3, exponent=0.5), [[100.0 * r2, 0.0, 10.0 * r2]]
+    )
+    # gamma = 0: no diseconomy of multi-homing
+    assert_allclose(mr.channel_costs(LISTED3, COST3, exponent=0.0), np.where(LISTED3, COST3, 0))
+
+
+def test_marginal_channel_costs_hand_values():
+    got = mr.marginal_channel_costs(LISTED3, COST3, exponent=1.0)
+    # row 0 adds channel 1 as its third: 50 * 3 + (100 + 10) * (3 - 2) = 260
+    assert_allclose(got, [[200.0, 260.0, 20.0], [100.0, 50.0, 10.0], [300.0, 150.0, 30.0]])
+
+
+@pytest.mark.parametrize("exponent", [0.0, 0.5, 1.0, 1.7])
+def test_marginal_cost_of_unlisted_channel_is_total_cost_difference(exponent):
+    rng = np.random.default_rng(3)
+    listed = rng.random((40, 4)) < 0.5
+    cost = np.array([100.0, 80.0, 150.0, 50.0])
+    marginal = mr.marginal_channel_costs(listed, cost, exponent)
+    total = mr.channel_costs(listed, cost, exponent).sum(axis=1)
+    for q in range(4):
+        plus = listed.copy()
+        plus[:, q] = True
+        diff = mr.channel_costs(plus, cost, exponent).sum(axis=1) - total
+        unl = ~listed[:, q]
+        assert_allclose(marginal[unl, q], diff[unl], rtol=1e-12)
+
+
+def test_expected_weekly_profit_hand_values():
+    got = mr.expected_weekly_profit(
+        est_gmv=np.array([[1000.0, 0.0], [500.0, 2000.0]]),
+        price=np.array([20.0, 25.0]),
+        n_stores=np.array([[2, 1], [1, 3]]),
+        margin_rate=np.array([0.2, 0.3]),
+        fixed_fee_week=np.array([10.0, 0.0]),
+        per_order_fee=np.array([0.0, 0.3]),
+        running_cost=np.array([[50.0, 40.0], [50.0, 40.0]]),
+    )
+    # 200 - 2*10 - 50; 0 - 40; 100 - 10 - 50; 600 - 0.3 * 2000/25 - 40
+    assert_allclose(got, [[130.0, -40.0], [40.0, 536.0]])
+
+
+def test_penalty_hazard_hand_values():
+    got = mr.penalty_hazard(np.array([[0.1, 0.5], [0.4, 0.9]]), np.array([0.5, 2.0]))
+    assert_allclose(got, [[0.05, 0.25], [0.8, 1.0]])
+
+
+def test_penalty_loss_hand_values():
+    # positional: profit, expected weekly sales held, stores, S, held weeks, onboarding
+    got = mr.penalty_loss(
+        np.array([[100.0, -50.0]]),
+        np.array([[1000.0, 400.0]]),
+        np.array([[2, 1]]),
+        26.0,
+        np.array([2.0, 1.0]),
+        np.array([6000.0, 3000.0]),
+    )
+    # 26 * 100 + 2 * 1000 + 6000 * 2; a loss-making channel loses no profit
+    assert_allclose(got, [[16600.0, 3400.0]])
+
+
+def test_risk_adjusted_value_hand_values():
+    got = mr.risk_adjusted_value(
+        np.array([[100.0, -50.0]]), np.array([[0.01, 0.1]]), np.array([[16600.0, 3400.0]])
+    )
+    assert_allclose(got, [[-66.0, -390.0]])
+
+
+def test_insurance_value_hand_values():
+    got = mr.insurance_value(
+        profit=np.array([[100.0, 300.0, -20.0], [100.0, 300.0, -20.0]]),
+        hazard=np.array([[0.01, 0.02, 0.5], [0.01, 0.02, 0.5]]),
+        loss=np.array([[1000.0, 2000.0, 100.0], [1000.0, 2000.0, 100.0]]),
+        listed=np.array([[True, False, False], [False, False, False]]),
+        aversion=2.0,
+    )
+    # row 0 is exposed 0.01 * 1000 = 10 a week on its one channel; row 1 has nothing to insure
+    assert_allclose(got, [[20.0, 20.0, 0.0], [0.0, 0.0, 0.0]])
+
+
+def test_join_value_hand_values():
+    got = mr.join_value(
+        value=np.array([[10.0, -5.0]]),
+        insurance=np.array([[2.0, 3.0]]),
+        horizon_weeks=52.0,
+        willingness=np.array([1.5]),
+        one_off_cost=np.array([[6000.0, 3000.0]]),
+        one_off_gain=np.array([[0.0, 500.0]]),
+    )
+    # 52 * (15 + 2) - 6000; 52 * (-7.5 + 3) - 3000 + 500
+    assert_allclose(got, [[-5116.0, -2734.0]])
+
+
+# -------------------------------------------------------------- attributes
+
+N_KNOWN = len(KNOWN_PLATFORMS)
+
+
+def _draw(oc: OriginConfig, n: int = 20001, seed: int = 11):
+    return mr.draw_attributes(oc, n, np.random.default_rng(seed), N_KNOWN)
+
+
+def test_draw_attributes_ranges_and_shapes():
+    oc = OriginConfig()
+    a = _draw(oc)
+    n = 20001
+    assert set(a) == {
+        "size",
+        "quality",
+        "price",
+        "propensity",
+        "extra_stores",
+        "member",
+        "u_listing",
+    }
+    assert all(v.shape[0] == n for v in a.values())
+    assert a["u_listing"].shape == (n, N_KNOWN)
+    # Pareto with median 1: x_m = 2^(-1/alpha) is the smallest possible size
+    assert np.median(a["size"]) == pytest.approx(1.0, rel=0.03)
+    assert a["size"].min() >= 2.0 ** (-1.0 / oc.size_pareto_alpha)
+    assert ((a["quality"] >= 1.0) & (a["quality"] <= 5.0)).all()
+    assert ((a["propensity"] >= 0.0) & (a["propensity"] <= 1.0)).all()
+    assert a["propensity"].mean() == pytest.approx(oc.grey_propensity_mean, abs=0.01)
+    assert a["price"].mean() == pytest.approx(oc.price_mean_usd, rel=0.02)
+    assert a["member"].mean() == pytest.approx(oc.association_member_share, abs=0.01)
+    assert a["extra_stores"].dtype == np.int16
+    assert (a["extra_stores"] >= 0).all()
+
+
+def test_draw_attributes_quality_is_clipped_to_stars():
+    oc = OriginConfig(quality_mean=4.5, quality_sd=2.0)
+    q = _draw(oc)["quality"]
+    assert q.min() == 1.0
+    assert q.max() == 5.0
+    assert (q == 5.0).mean() > 0.3  # N(4.5, 2) is above 5 in 40% of draws
+
+
+@pytest.mark.parametrize("mean", [0.0, 1.0])
+def test_draw_attributes_degenerate_propensity(mean):
+    got = _draw(OriginConfig(grey_propensity_mean=mean), n=50)["propensity"]
+    assert_array_equal(got, np.full(50, mean))
+
+
+def test_draw_attributes_same_generator_same_output():
+    a = _draw(OriginConfig(), n=500, seed=5)
+    b = _draw(OriginConfig(), n=500, seed=5)
+    c = _draw(OriginConfig(), n=500, seed=6)
+    for key in a:
+        assert_array_equal(a[key], b[key])
+    assert not np.array_equal(a["size"], c["size"])
+
+
+def test_draw_attributes_common_random_numbers_across_parameters():
+    """A parameter change moves attributes monotonically: the base draws are shared."""
+    lo = _draw(OriginConfig(size_pareto_alpha=1.1, grey_propensity_mean=0.2), n=2000)
+    hi = _draw(OriginConfig(size_pareto_alpha=2.0, grey_propensity_mean=0.6), n=2000)
+    assert_array_equal(np.argsort(lo["size"]), np.argsort(hi["size"]))
+    assert_array_equal(lo["quality"], hi["quality"])
+    assert_array_equal(lo["member"], hi["member"])
+    assert_array_equal(lo["u_listing"], hi["u_listing"])
+    assert (hi["propensity"] >= lo["propensity"]).all()
+
+
+def test_expected_size_matches_pareto_mean():
+    alpha = 2.5
+    a = _draw(OriginConfig(size_pareto_alpha=alpha), n=200_001)
+    assert mr.expected_size(alpha) == pytest.approx(alpha * 2 ** (-1 / alpha) / (alpha - 1))
+    assert a["size"].mean() == pytest.approx(mr.expected_size(alpha), rel=0.02)
