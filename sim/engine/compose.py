@@ -21,13 +21,16 @@ _REGISTERED = False
 
 
 def register_schema() -> None:
-    """Register the schema with Hydra's ConfigStore (idempotent)."""
+    """Register the model and sweep schemas with Hydra's ConfigStore (idempotent)."""
     global _REGISTERED
     if _REGISTERED:
         return
     from hydra.core.config_store import ConfigStore
 
+    from .sweep import SweepConfig
+
     ConfigStore.instance().store(name="sim_schema", node=SimConfig)
+    ConfigStore.instance().store(name="sweep_schema", node=SweepConfig)
     _REGISTERED = True
 
 
@@ -65,7 +68,21 @@ def allowed_keys(path: str) -> list[str]:
     return []
 
 
-def _friendly(exc: BaseException) -> ConfigError:
+def allowed_sweep_keys(path: str) -> list[str]:
+    """Child keys the sweep schema allows under a dotted ``path``."""
+    import dataclasses
+
+    from .sweep import SweepConfig
+
+    node: Any = SweepConfig()
+    for name in [p for p in path.split(".") if p]:
+        if not dataclasses.is_dataclass(node) or not hasattr(node, name):
+            return []
+        node = getattr(node, name)
+    return [f.name for f in dataclasses.fields(node)] if dataclasses.is_dataclass(node) else []
+
+
+def _friendly(exc: BaseException, sweep: bool = False) -> ConfigError:
     """Turn a Hydra/OmegaConf exception into one ConfigError naming key and allowed values."""
     text = str(exc)
     cause = exc.__cause__ or exc.__context__
@@ -81,7 +98,7 @@ def _friendly(exc: BaseException) -> ConfigError:
     if m:
         key = m.group(2)
         parent = key.rsplit(".", 1)[0] if "." in key else ""
-        allowed = allowed_keys(parent)
+        allowed = allowed_sweep_keys(parent) if sweep else allowed_keys(parent)
         where = f"under {parent}" if parent else "at the top level"
         hint = f"; allowed keys {where}: {', '.join(allowed)}" if allowed else ""
         return ConfigError(f"{key}: unknown key{hint}")
@@ -152,3 +169,31 @@ def compose_config(overrides: list[str] | None = None) -> SimConfig:
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         raise _friendly(exc) from None
     return to_sim_config(cfg)
+
+
+def compose_sweep(experiment: str, overrides: list[str] | None = None):
+    """Compose ``configs/sweep.yaml`` with ``experiment=<name>`` and Hydra overrides.
+
+    Example: ``compose_sweep("certainty_severity", ["profile=paper", "executor=dask"])``.
+
+    Raises:
+        ConfigError: unknown experiment, profile, executor or key; wrong type.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from .sweep import SweepConfig
+
+    register_schema()
+    ov = [f"experiment={experiment}", *(overrides or [])]
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose(config_name="sweep", overrides=ov)
+        obj = OmegaConf.to_object(cfg)
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        raise _friendly(exc, sweep=True) from None
+    if not isinstance(obj, SweepConfig):
+        raise ConfigError("sweep configuration does not follow the SweepConfig schema")
+    return obj

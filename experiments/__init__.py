@@ -1,0 +1,1 @@
+"""Study scripts: ``python -m experiments.<study> [overrides]`` (see README, "Experiments")."""

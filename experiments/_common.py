@@ -1,0 +1,46 @@
+"""Shared entry point of the study scripts: compose, run (resume), analyse, plot.
+
+Every study accepts Hydra overrides, e.g.::
+
+    python -m experiments.certainty_severity profile=paper executor=dask executor.workers=8
+    python -m experiments.collateral_damage results_dir=/scratch/me/results fail_fast=true
+    python -m experiments.subsidy_race --figures-only     # rebuild figures from stored results
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from sim.core.config import ConfigError
+
+
+def main(
+    experiment: str,
+    make_figures: Callable[[Path, object], list[Path]],
+    argv: list[str] | None = None,
+) -> int:
+    """Compose ``experiment`` with overrides, run or resume its sweep, write its figures."""
+    from sim.engine.compose import compose_sweep
+    from sim.engine.sweep import experiment_dir, run_sweep
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    figures_only = "--figures-only" in args
+    overrides = [a for a in args if a != "--figures-only"]
+    try:
+        sweep = compose_sweep(experiment, overrides)
+        if not figures_only:
+            report = run_sweep(sweep)
+            print(report.line())
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    root = experiment_dir(sweep)
+    written = make_figures(root, sweep)
+    for path in written:
+        print(f"wrote {path}")
+    if not figures_only and report.failed:
+        print(f"{report.failed} runs failed; see {root / 'manifest'} (re-run to retry them)")
+        return 1
+    return 0
