@@ -282,3 +282,36 @@ def test_sigkill_mid_sweep_then_rerun_equals_an_uninterrupted_run(tmp_path):
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name], obj=name)
     assert load_manifest(killed / "certainty_severity")["run_id"].is_unique
+
+
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_hydra_multirun_dirs_gather_into_sweep_tables(tmp_path, launcher):
+    from sim import compose_config, run
+    from sim.engine.gather import gather
+
+    common = ["merchants.count=100", "time.end_date=2020-06-29", "time.spinup_weeks=2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sim",
+        "-m",
+        f"hydra/launcher={launcher}",
+        "policy=none,crackdown_2021",
+        *common,
+        f"hydra.sweep.dir={tmp_path / 'mr'}",
+    ]
+    if launcher == "joblib":
+        cmd.append("hydra.launcher.n_jobs=2")
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    assert gather(tmp_path / "mr", tmp_path / "store") == 2
+    assert gather(tmp_path / "mr", tmp_path / "store") == 0  # nothing duplicated
+    summ = load_summary(tmp_path / "store")
+    assert sorted(summ["param.policy"]) == ["crackdown_2021", "none"]
+    ts = load_timeseries(tmp_path / "store")
+    for policy in ("none", "crackdown_2021"):
+        expected = run(compose_config([f"policy={policy}", *common])).timeseries
+        rid = summ.loc[summ["param.policy"] == policy, "run_id"].item()
+        got = ts[ts["run_id"] == rid].drop(columns=["run_id", "point_id", "scenario", "replicate"])
+        got = got.sort_values(["step", "platform", "origin"]).reset_index(drop=True)
+        exp = expected.sort_values(["step", "platform", "origin"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got[exp.columns], exp, check_dtype=False)
