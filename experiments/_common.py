@@ -44,3 +44,29 @@ def main(
         print(f"{report.failed} runs failed; see {root / 'manifest'} (re-run to retry them)")
         return 1
     return 0
+
+
+def save_figure(fig, root: Path, name: str, sweep) -> list[Path]:
+    """Save ``fig`` as ``<root>/figures/<name>.png`` and ``.pdf`` with provenance metadata."""
+    import datetime as dt
+    import hashlib
+
+    from sim.analysis.figures import save
+    from sim.engine.provenance import git_version
+
+    design = root / "design.json"
+    prov = {
+        **git_version(),
+        "experiment": sweep.experiment.name,
+        "profile": sweep.profile.name,
+        "design_sha256": hashlib.sha256(design.read_bytes()).hexdigest()
+        if design.exists()
+        else None,
+        "made_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    return save(fig, root / "figures" / name, prov, ("png", "pdf"))
+
+
+def param(key: str) -> str:
+    """Column name of a design parameter in the summary frame."""
+    return f"param.{key}"

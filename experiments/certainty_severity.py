@@ -12,12 +12,38 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from experiments._common import main
+from experiments._common import main, param, save_figure
+
+AUDIT = param("policy.enforcement.amazon.audit_probability_per_week")
+SEVERITY = param("behaviour.sanction_weeks_of_profit")
 
 
 def make_figures(root: Path, sweep) -> list[Path]:
-    """Phase diagrams of grey share and Amazon's CN sellers over the two levers."""
-    return []
+    """Phase diagrams (heatmaps) per deletion lag; replication adequacy."""
+    from sim.analysis import stats, sweep_figures
+    from sim.analysis.load import load_summary
+
+    summary = load_summary(root)
+    if summary.empty:
+        return []
+    out = []
+    for scenario, part in summary.groupby("scenario", sort=False):
+        for outcome in ("grey_share_amazon_end_2021", "cn_share_of_amazon_sellers_end_2021"):
+            fig = sweep_figures.plot_heatmap(
+                part,
+                AUDIT,
+                SEVERITY,
+                outcome,
+                title=f"{outcome}\n{scenario or 'all runs'}: certainty (x) vs severity (y)",
+            )
+            out += save_figure(fig, root, f"heatmap_{outcome}_{scenario}", sweep)
+    adequacy = stats.replication_adequacy(
+        summary, "cn_share_of_amazon_sellers_end_2021", by=["scenario", "point_id"]
+    )
+    out += save_figure(
+        sweep_figures.plot_replication_adequacy(adequacy), root, "replication_adequacy", sweep
+    )
+    return out
 
 
 if __name__ == "__main__":

@@ -232,7 +232,11 @@ def simulate(spec: RunSpec) -> dict[str, Any]:
     ts = timeseries_frame(model)
     fl = flows_frame(model)
     summary = summarize(model, ts, fl, wall)
-    port = portfolio_transitions(model, snaps[0], snaps[1]) if len(snaps) == 2 else None
+    port = None
+    if len(snaps) == 2:
+        port = portfolio_transitions(model, snaps[0], snaps[1])
+        port.insert(0, "date_to", pd.Timestamp(cal.date(snap_steps[1])))
+        port.insert(0, "date_from", pd.Timestamp(cal.date(snap_steps[0])))
     return {"timeseries": ts, "flows": fl, "summary": summary, "portfolios": port}
 
 
