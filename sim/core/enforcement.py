@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from . import kernels as kn
 from .calendar import Calendar, days_to_weeks
 from .config import EnforcementConfig
 from .state import ACTIVE, BANNED, SUSPENDED, WARNED
@@ -106,46 +107,52 @@ class EnforcementPolicy(mesa.Agent):
         t = m.t
         rng = m.rng_enforcement
         st = m.stores
-        n = st.n
-        plat = st.platform[:n]
-        status = st.status[:n]
+        status = st.status
         self.level = intensity(
             t, self.start_step, c.baseline_intensity, c.ramp_weeks, c.escalation_per_year
         )
+        # Only this platform's store rows are read or written below; each selection
+        # keeps store order, so every draw meets the same store as a full-table mask.
+        deleting = c.review_deletion_rate > 0 and self.level > 0 and t >= self.lag_weeks
+        auditing = c.audit_probability_per_week > 0 and self.level > 0
+        if not (deleting or auditing or m.n_susp[p] > 0):
+            return  # nothing to delete, audit or end: no draw is skipped
+        ids = m.store_ids_on(p)
 
         # (1) deletion after the lag: reviews bought in week t - lag (only while the
         # policy is in force, so a policy that has not started changes nothing)
-        if c.review_deletion_rate > 0 and self.level > 0 and t >= self.lag_weeks:
-            slot = (t - self.lag_weeks) % m.ring_weeks
-            on_p = np.flatnonzero((plat == p) & (st.ring[:n, slot] > 0))
+        if deleting:
+            ring = st.ring[(t - self.lag_weeks) % m.ring_weeks]
+            on_p = ids[ring[ids] > 0]
             if on_p.size:
-                deleted = st.ring[on_p, slot] * c.review_deletion_rate
+                deleted = ring[on_p] * c.review_deletion_rate
                 st.fake_live[on_p] = np.maximum(0.0, st.fake_live[on_p] - deleted)
                 # a deleted campaign is no evidence any more (clip float residue)
                 st.fake_live[on_p[st.fake_live[on_p] < 1e-9]] = 0.0
 
         # (2) suspensions ending this week.
-        ending = np.flatnonzero((plat == p) & (status == SUSPENDED) & (st.suspended_until[:n] <= t))
         banned = [np.empty(0, dtype=np.int64)]
-        if ending.size:
-            back = rng.random(ending.size) < c.reinstatement_probability
-            st.status[ending[back]] = ACTIVE
-            self._ban(ending[~back], CAUSE_BAN)
-            banned.append(ending[~back])
+        if m.n_susp[p] > 0:
+            ending = kn.ending_suspensions(ids, status, st.suspended_until, t)
+            if ending.size:
+                back = rng.random(ending.size) < c.reinstatement_probability
+                m.set_status(ending[back], ACTIVE)
+                self._ban(ending[~back], CAUSE_BAN)
+                banned.append(ending[~back])
 
         # (3) audits of active and warned stores.
-        live = np.flatnonzero((plat == p) & ((status == ACTIVE) | (status == WARNED)))
-        if live.size and c.audit_probability_per_week > 0 and self.level > 0:
-            banned.append(self._audit(live))
+        if auditing:
+            live = kn.select_status(ids, status, ACTIVE, WARNED)
+            if live.size:
+                banned.append(self._audit(live))
 
         # (4) related-account sweep: each other live store of a firm banned this week on p.
         ban = np.concatenate(banned)
         if ban.size and c.related_account_sweep_probability > 0:
             banned_firm = np.zeros(m.firms.n, dtype=bool)
             banned_firm[st.firm[ban]] = True
-            cand = np.flatnonzero(
-                (plat == p) & (status >= ACTIVE) & (status <= SUSPENDED) & banned_firm[st.firm[:n]]
-            )
+            live = kn.select_status(ids, status, ACTIVE, SUSPENDED)
+            cand = live[banned_firm[st.firm[live]]]
             swept = cand[rng.random(cand.size) < c.related_account_sweep_probability]
             honest = swept[st.fake_live[swept] <= 0]
             m.rec_add("swept_honest", p, m.firms.origin[st.firm[honest]])
@@ -154,7 +161,7 @@ class EnforcementPolicy(mesa.Agent):
         # (5) false links: unrelated stores caught in the sweep's net.
         if ban.size and c.false_link_probability > 0:
             k = int(rng.binomial(ban.size, c.false_link_probability))
-            pool = np.flatnonzero((plat == p) & ((status == ACTIVE) | (status == WARNED)))
+            pool = kn.select_status(ids, status, ACTIVE, WARNED)
             if k and pool.size:
                 victims = rng.choice(pool, size=min(k, pool.size), replace=False)
                 m.rec_add("false_links", p, m.firms.origin[st.firm[victims]])
@@ -191,7 +198,7 @@ class EnforcementPolicy(mesa.Agent):
         st.strikes[hit] += 1
         outcome = penalty_for_strike(st.strikes[hit], c.penalty_ladder)
         warn, susp, ban = hit[outcome == WARNED], hit[outcome == SUSPENDED], hit[outcome == BANNED]
-        st.status[warn] = WARNED
+        m.set_status(warn, WARNED)
         self._mark_penalised(warn)
         self._suspend(susp)
         self._ban(ban, CAUSE_BAN)
@@ -221,7 +228,7 @@ class EnforcementPolicy(mesa.Agent):
             return
         m, c = self.model, self.cfg
         st = m.stores
-        st.status[idx] = SUSPENDED
+        m.set_status(idx, SUSPENDED)
         st.suspended_until[idx] = m.t + max(1, round(c.suspension_weeks))
         m.rec_add("new_suspensions", self.platform_index, m.firms.origin[st.firm[idx]])
         self._freeze(idx, None)
@@ -232,7 +239,7 @@ class EnforcementPolicy(mesa.Agent):
             return
         m, c = self.model, self.cfg
         st = m.stores
-        st.status[idx] = BANNED
+        m.set_status(idx, BANNED)
         forfeit = m.rng_enforcement.random(idx.size) < c.forfeit_on_ban_probability
         self._freeze(idx, forfeit)
         self._mark_penalised(idx)

@@ -13,12 +13,14 @@ vectorised. Platforms and enforcement policies are Mesa agents with their own
 
 from __future__ import annotations
 
+import gc
 import math
 
 import mesa
 import numpy as np
 
 from . import demand as demand_rules
+from . import kernels as kn
 from . import merchants as mr
 from . import network as net
 from .calendar import Calendar
@@ -32,7 +34,6 @@ from .state import (
     CLOSED,
     SUSPENDED,
     WARNED,
-    count_by_pair,
     firm_columns,
     store_columns,
 )
@@ -116,8 +117,14 @@ class MarketModel(mesa.Model):
         self.stores = store_columns(self.ring_weeks, int(n0 * 1.5) + 16)
         self.stores_opened = 0
         self.agent_of_row: dict[int, Merchant] = {}
-        self.listed = np.zeros((0, self.P), dtype=bool)
+        self.listed = np.zeros((self.firms.capacity, self.P), dtype=bool)
+        self.n_susp = np.zeros(self.P, dtype=np.int64)  # suspended stores per platform
+        self._close_rows: list[np.ndarray] = []  # firm rows with stores marked for closing
+        self._store_groups = None  # store indices grouped by platform (enforcement)
+        self._keep_rows = -1  # rows compaction would keep, counted by _record
+        self._npow = np.zeros(0)  # max(n, 1) ** (theta - 1) by store count n
         self._alloc_week_buffers()
+        self._alloc_store_scratch()
         sizes = []
         for o, name in enumerate(ORIGINS):
             # one stream per origin: changing the mix leaves the other origin's draws alone
@@ -159,15 +166,18 @@ class MarketModel(mesa.Model):
         self._wired = 0
         self._rewire()
 
-        self.listed = self._listed_now()
-        self.listed_count = self.listed.sum(axis=0).astype(np.float64)
+        n = self.firms.n
+        self.listed[:n] = self._listed_now()
+        self.listed_count = self.listed[:n].sum(axis=0).astype(np.float64)
         self.platform_weight_total = np.zeros(self.P)
         self.recorder = Recorder(self.n_steps, self.P)
         # per week and origin: alive firms, listed anywhere, on 2+ platforms, platform memberships
         self.firm_stats = np.zeros((self.n_steps, 2, 4))
         self.merchant_steps = 0
         self.store_steps = 0
-        self.flow_rows: list[tuple[int, int, int, int, int, float]] = []
+        # migration flows, one (n, 6) float array per week with changes:
+        # step, origin, from, to, cause, merchants (see _record_flows)
+        self.flow_chunks: list[np.ndarray] = []
         self.entered = 0
         self.exited = 0
 
@@ -181,6 +191,20 @@ class MarketModel(mesa.Model):
         self.gain_cause = np.full((n, self.P), CAUSE["join"], dtype=np.int8)
         self.degree_ratio = np.zeros(n)
         self.audit_cost = np.zeros(self.P)
+        # per (firm, platform): store rows below this index close at the next
+        # apply (deferred closing, see _close_pairs); campaign cost per pair
+        # (platform-major: the store loops visit them platform by platform)
+        self.close_mark = np.zeros((self.P, n), dtype=np.int32)
+        self.ns_pair = np.zeros((self.P, n))
+        self.camp_pair = np.zeros((self.P, n))
+
+    def _alloc_store_scratch(self) -> None:
+        """Per-store scratch arrays of the weekly loops (sized to the store table)."""
+        cap = self.stores.capacity
+        self._live_idx = np.zeros(cap, dtype=np.int64)
+        self._n_live_idx = 0
+        self._camp_cost = np.zeros(cap)
+        self._scratch_cap = cap
 
     def _add_firms(self, origin: int, attrs: dict[str, np.ndarray], born: int) -> slice:
         k = attrs["size"].shape[0]
@@ -194,23 +218,44 @@ class MarketModel(mesa.Model):
         for key in ("size", "quality", "price", "propensity", "extra_stores", "member"):
             getattr(f, key)[rows] = attrs[key]
         f.born[rows] = born
+        b = self.cfg.behaviour
+        # constants per firm that the weekly rules use (same numpy expressions as the rules)
+        f.prop_eff[rows] = mr.effective_propensity(
+            attrs["propensity"], attrs["quality"], b.reference_rating, b.reputation_weakness_slope
+        )
+        f.price_weight[rows] = np.power(attrs["price"], -b.price_sensitivity)
         return rows
 
     def _make_agents(self, rows: np.ndarray) -> None:
         """Create the Mesa ``Merchant`` views of new firm rows (row order)."""
-        for r in rows:
-            self.agent_of_row[int(r)] = mr.Merchant(self, int(r))
+        make = mr.Merchant
+        agents = self.agent_of_row
+        # the cyclic garbage collector would walk all live agents again and again
+        # while a million are created; nothing here makes cycles worth collecting
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for r in rows.tolist():
+                agents[r] = make(self, r)
+        finally:
+            if enabled:
+                gc.enable()
 
     def _grow_week_buffers(self) -> None:
-        old = (self.penalised, self.banned_now, self.loss_cause, self.gain_cause, self.degree_ratio)
+        names = (
+            "penalised",
+            "banned_now",
+            "loss_cause",
+            "gain_cause",
+            "degree_ratio",
+        )
+        old = [getattr(self, k) for k in names]
         listed = self.listed
+        close_mark = self.close_mark
         self._alloc_week_buffers()
-        for new, prev in zip(
-            (self.penalised, self.banned_now, self.loss_cause, self.gain_cause, self.degree_ratio),
-            old,
-            strict=True,
-        ):
-            new[: prev.shape[0]] = prev
+        for name, prev in zip(names, old, strict=True):
+            getattr(self, name)[: prev.shape[0]] = prev
+        self.close_mark[:, : close_mark.shape[1]] = close_mark
         self.listed = np.zeros((self.firms.capacity, self.P), dtype=bool)
         self.listed[: listed.shape[0]] = listed
         if hasattr(self, "adj"):
@@ -226,12 +271,16 @@ class MarketModel(mesa.Model):
         if total == 0:
             return np.empty(0, dtype=np.int64)
         sl = self.stores.append(total)
+        if self.stores.capacity != self._scratch_cap:
+            self._alloc_store_scratch()
+        self._store_groups = None
         self.stores_opened += total
         st = self.stores
         st.firm[sl] = np.repeat(firms, n_each)
         st.platform[sl] = p
         st.status[sl] = ACTIVE
         st.opened[sl] = opened
+        kn.add_stores(firms, p, np.ascontiguousarray(n_each), self.firms.n_live, self.firms.n_act)
         holiday = self.platform_agents[p].cfg.new_seller_fee_holiday_weeks
         # a store first sells the week after it opens: weeks opened+1 .. opened+H are fee-free
         st.fee_holiday_until[sl] = opened + round(holiday) + 1 if opened >= 0 else -1
@@ -267,16 +316,69 @@ class MarketModel(mesa.Model):
     # ------------------------------------------------------------- helpers
 
     def _live_counts(self, highest: int) -> np.ndarray:
-        """Stores per (firm, platform) with status in ACTIVE..``highest`` (codes are ordered)."""
-        st = self.stores
-        n = st.n
-        status = st.status[:n]
-        mask = (status >= ACTIVE) & (status <= highest)
-        return count_by_pair(st.firm[:n][mask], st.platform[:n][mask], self.firms.n, self.P)
+        """Stores per (firm, platform) with status in ACTIVE..``highest`` (codes are ordered).
+
+        Read from the counters that :meth:`set_status` keeps (WARNED: active and
+        warned stores; SUSPENDED: all live stores).
+        """
+        n = self.firms.n
+        if highest == WARNED:
+            return self.firms.n_act[:, :n].T
+        if highest == SUSPENDED:
+            return self.firms.n_live[:, :n].T
+        raise ValueError("highest must be WARNED or SUSPENDED")
 
     def _listed_now(self) -> np.ndarray:
         """Firms x platforms: has an active, warned or suspended store."""
-        return self._live_counts(SUSPENDED) > 0
+        return self.firms.n_live[:, : self.firms.n].T > 0
+
+    def set_status(self, idx: np.ndarray, code: int) -> None:
+        """Set the status of stores ``idx`` to ``code``, keeping the store counters in step.
+
+        Every status change goes through here (enforcement, joins, closing), so the
+        per-(firm, platform) counts of live and active stores never need a scan.
+        """
+        idx = np.asarray(idx, dtype=np.int64)
+        if idx.size:
+            st, f = self.stores, self.firms
+            kn.set_status(
+                st.status, st.firm, st.platform, idx, code, f.n_live, f.n_act, self.n_susp
+            )
+
+    def store_ids_on(self, p: int) -> np.ndarray:
+        """Indices of the store rows on platform ``p`` (ascending), cached until rows change."""
+        st = self.stores
+        key = (self.t, st.n)
+        if self._store_groups is None or self._store_groups[0] != key:
+            order, start = kn.group_by_platform(st.platform, st.n, self.P)
+            self._store_groups = (key, order, start)
+        _, order, start = self._store_groups
+        return order[start[p] : start[p + 1]]
+
+    def _close_pairs(self, rows: np.ndarray, pairs: np.ndarray) -> None:
+        """Close the live stores of firm ``rows[k]`` on every platform where ``pairs[k]``.
+
+        The counters drop at once; the store rows themselves are marked and closed
+        in one pass (:meth:`_apply_closes`) before store statuses are next read.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return
+        f = self.firms
+        kn.mark_close(
+            rows, np.ascontiguousarray(pairs), f.n_live, f.n_act, self.close_mark, self.stores.n
+        )
+        self._close_rows.append(rows)
+
+    def _apply_closes(self) -> None:
+        """Close the store rows marked by :meth:`_close_pairs`."""
+        if not self._close_rows:
+            return
+        st = self.stores
+        kn.apply_closes(st.status, st.firm, st.platform, st.n, self.close_mark, self.n_susp)
+        for rows in self._close_rows:
+            self.close_mark[:, rows] = 0
+        self._close_rows = []
 
     def rec_add(self, name: str, platform: int, origins: np.ndarray, weights=None) -> None:
         """Count events of this week by origin (used by agents and rules)."""
@@ -310,7 +412,7 @@ class MarketModel(mesa.Model):
             raise RuntimeError(
                 f"the run has {self.n_steps} weeks; step {self.t + 1} is past its end"
             )
-        listed_before = self.listed[: self.firms.n].copy()
+        n_before = self.firms.n
         self._reset_week()
         self._campaigns()
         for platform in self.platform_agents:
@@ -322,7 +424,7 @@ class MarketModel(mesa.Model):
         self._learn_risk()
         self._portfolio_decisions()
         self._entry_and_exit()
-        self._record(listed_before)
+        self._record(n_before)
         self._compact_stores()
         self.running = self.t + 1 < self.n_steps
 
@@ -330,10 +432,13 @@ class MarketModel(mesa.Model):
         """Drop closed stores and banned ones with no funds pending, when they are many."""
         st = self.stores
         n = st.n
-        status = st.status[:n]
-        keep = ((status != CLOSED) & (status != BANNED)) | (st.frozen[:n] > 0)
-        if n > 1024 and keep.sum() < 0.6 * n:
+        kept = self._keep_rows if self._keep_rows >= 0 else n  # counted by _record
+        self._keep_rows = -1
+        if n > 1024 and kept < 0.6 * n:
+            status = st.status[:n]
+            keep = ((status != CLOSED) & (status != BANNED)) | (st.frozen[:n] > 0)
             st.keep(keep)
+            self._store_groups = None
 
     def run(self) -> MarketModel:
         """Step to the end of the configured horizon."""
@@ -357,56 +462,62 @@ class MarketModel(mesa.Model):
     # ----------------------------------------------------- 1. grey practice
 
     def _campaigns(self) -> None:
+        """Each live store decides on a fake-review campaign; ratings and review stocks move.
+
+        Per active or warned store ``s`` of firm ``f`` on ``p`` (merchants.py):
+        ``g_f`` = ``effective_propensity``, reviews = ``campaign_reviews``,
+        ``K_s`` = reviews x (price (1 - gross margin) + commission),
+        ``p_hat`` = ``perceived_detection(r_fp)``, buy when ``campaign_decision``;
+        then ``update_inflation`` (0 for stores not live), the live fake-review
+        stock and this week's slot of the deletion ring. ``K_s`` is charged to
+        the firm's profit on ``p`` in phase 4. One compiled pass over the stores
+        (``kernels.campaigns``).
+        """
         b = self.cfg.behaviour
         st, f = self.stores, self.firms
         n = st.n
-        status = st.status[:n]
-        live = (status == ACTIVE) | (status == WARNED)
-        idx = np.flatnonzero(live)
-        campaign = np.zeros(n, dtype=bool)
-        if idx.size:
-            firm = st.firm[idx]
-            plat = st.platform[idx]
-            prop = mr.effective_propensity(
-                f.propensity[firm], f.quality[firm], b.reference_rating, b.reputation_weakness_slope
-            )
-            contribution = st.gmv[idx] * self.margin[plat]
-            reviews = mr.campaign_reviews(
-                st.gmv[idx], f.price[firm], b.fake_reviews_per_order, b.min_fake_reviews_per_week
-            )
-            review_cost = reviews * (
-                f.price[firm] * (1.0 - self.cfg.merchants.gross_margin_rate)
-                + b.fake_review_commission_usd
-            )
-            p_hat = mr.perceived_detection(f.risk[firm, plat], b.risk_salience)
-            decide = mr.campaign_decision(
-                prop,
-                contribution,
-                review_cost,
-                p_hat,
-                self.lift,
-                b.campaign_horizon_weeks,
-                b.sanction_weeks_of_profit,
-            )
-            campaign[idx] = decide
-            bought = np.zeros(n)
-            bought[idx] = np.where(decide, reviews, 0.0)
-            cost = np.where(decide, review_cost, 0.0)
-            self._campaign_cost = count_by_pair(firm, plat, f.n, self.P, cost)
-        else:
-            self._campaign_cost = np.zeros((f.n, self.P))
-            bought = np.zeros(n)
-        st.campaign[:n] = campaign
-        st.inflation[:n] = mr.update_inflation(
-            st.inflation[:n], campaign, b.fake_rating_gain_stars, b.fake_inflation_persistence
+        self._n_live_idx = kn.campaigns(
+            n,
+            st.status,
+            st.firm,
+            st.platform,
+            st.gmv,
+            st.inflation,
+            st.fake_live,
+            st.ring[self.t % self.ring_weeks],
+            st.campaign,
+            self._camp_cost,
+            self._live_idx,
+            f.prop_eff,
+            f.price,
+            f.risk,
+            self.margin,
+            self.cfg.merchants.gross_margin_rate,
+            b.fake_reviews_per_order,
+            b.min_fake_reviews_per_week,
+            b.fake_review_commission_usd,
+            b.risk_salience,
+            self.lift,
+            b.campaign_horizon_weeks,
+            b.sanction_weeks_of_profit,
+            b.fake_inflation_persistence,
+            b.fake_rating_gain_stars,
         )
-        st.inflation[:n][~live] = 0.0
-        st.fake_live[:n] += bought
-        st.ring[:n, self.t % self.ring_weeks] = bought
+        self._live_idx_key = (self.t, n)
 
     # ------------------------------------------------- 3-4. demand, accounts
 
     def _demand_and_accounts(self) -> None:
+        """Buyers split demand over platforms and stores; firms book sales, fees and profit.
+
+        ``D_p`` = ``split_demand`` (logit over platform appeal, lognormal noise);
+        store weight ``w_s`` = ``demand.store_weight`` and ``GMV_s`` =
+        ``demand.allocate``; fees = referral (none in a fee holiday) + fulfilment
+        and ads + per-order + fixed; net sales ``GMV_s m - fees``; profit per
+        platform ``pi_fp = sum_s net_s - C_p k_f^gamma - K_fp`` (``channel_costs``,
+        campaign cost ``K``); cash ``+= sum_p pi_fp``; loss streaks; each
+        platform's sales-weighted fake-review prevalence for its trust.
+        """
         cfg, b = self.cfg, self.cfg.behaviour
         st, f = self.stores, self.firms
         n = st.n
@@ -423,99 +534,96 @@ class MarketModel(mesa.Model):
         for p in self.platform_agents:
             p.demand = float(d[p.index])
 
-        status = st.status[:n]
-        live = (status == ACTIVE) | (status == WARNED)
-        idx = np.flatnonzero(live)
-        firm, plat = st.firm[idx], st.platform[idx]
-        n_active = count_by_pair(firm, plat, f.n, self.P)
-        self.n_active = n_active
-        w = demand_rules.store_weight(
-            f.size[firm],
-            n_active[firm, plat],
-            f.quality[firm] + st.inflation[idx],
-            f.price[firm],
-            b.rating_sensitivity_per_star,
-            b.price_sensitivity,
-            b.store_count_exponent,
+        if getattr(self, "_live_idx_key", None) != (self.t, n):
+            self._campaigns_index()
+        k = self._n_live_idx
+        idx = self._live_idx
+        # store weights: exp() and power() by numpy, the rest in compiled loops
+        args = np.empty(k)
+        kn.rating_args(
+            idx, k, st.firm, f.quality, st.inflation, b.rating_sensitivity_per_star, 5.0, args
         )
-        gmv, self.platform_weight_total = demand_rules.allocate(d, plat, w, self.P)
-        st.gmv[:n] = 0.0
-        st.net_sales[:n] = 0.0
-        st.gmv[idx] = gmv
+        exp_rating = np.exp(args)
+        w = np.empty(k)
+        totals = np.zeros(self.P)
+        while True:
+            need = kn.store_weights(
+                idx, k, st.firm, st.platform, f.size, f.n_act, self._npow, exp_rating,
+                f.price_weight, w, totals,
+            )  # fmt: skip
+            if need < 0:
+                break
+            size = max(2 * need + 2, 64)
+            self._npow = np.power(
+                np.maximum(np.arange(size), 1), b.store_count_exponent - 1.0
+            )  # = store_weight's n^(theta-1) for every count
+        self.platform_weight_total = totals
         ref = np.array([p.referral_rate for p in self.platform_agents])
         ful = np.array([p.cfg.fulfilment_ads_rate for p in self.platform_agents])
-        holiday = st.fee_holiday_until[idx] > self.t
-        referral = np.where(holiday, 0.0, gmv * ref[plat])
-        fees = (
-            referral
-            + gmv * ful[plat]
-            + self.per_order[plat] * gmv / f.price[firm]
-            + self.fixed_week[plat]
+        self._fee_revenue = np.zeros((self.P, 2))
+        num = np.zeros(self.P)
+        den = np.zeros(self.P)
+        kn.store_accounts(
+            n, idx, k, st.firm, st.platform, f.origin, w, totals, d, st.fee_holiday_until,
+            self.t, ref, ful, self.per_order, self.fixed_week, f.price,
+            cfg.merchants.gross_margin_rate, st.inflation, max(b.fake_rating_gain_stars, 1e-12),
+            st.gmv, st.net_sales, self._camp_cost, self.ns_pair, self.camp_pair,
+            self._fee_revenue, num, den,
+        )  # fmt: skip
+        # channel_costs' k^gamma for k = 0..P channels
+        kpow = np.power(
+            np.maximum(np.arange(self.P + 1, dtype=np.float64), 1.0), b.channel_cost_exponent
         )
-        net_sales = gmv * cfg.merchants.gross_margin_rate - fees
-        st.net_sales[idx] = net_sales
-        self._fees = fees
-        self._fee_firm, self._fee_plat = firm, plat
-        listed = self.listed[: f.n]
-        profit = count_by_pair(firm, plat, f.n, self.P, net_sales)
-        profit -= mr.channel_costs(
-            listed, self.running_cost, self.cfg.behaviour.channel_cost_exponent
-        )
-        profit -= self._campaign_cost
-        f.profit[: f.n] = profit
-        f.running_cost[: f.n] = mr.channel_costs(
-            listed, self.running_cost, self.cfg.behaviour.channel_cost_exponent
-        ).sum(axis=1) + (n_active * self.fixed_week).sum(axis=1)
-        f.cash[: f.n] += profit.sum(axis=1)
-        # consecutive loss-making weeks per listed platform
-        lw = f.loss_weeks[: f.n]
-        lw[:] = np.where(listed & (profit < 0), lw + 1, 0)
+        kn.firm_accounts(
+            f.n, self.listed, f.n_act, self.ns_pair, self.camp_pair, self.running_cost, kpow,
+            self.fixed_week, f.profit, f.running_cost, f.cash, f.loss_weeks,
+        )  # fmt: skip
         # fake-review prevalence seen by buyers (sales-weighted inflation share)
-        infl_share = st.inflation[idx] / max(b.fake_rating_gain_stars, 1e-12)
-        num = np.bincount(plat, weights=gmv * infl_share, minlength=self.P)
-        den = np.bincount(plat, weights=gmv, minlength=self.P)
         for p in self.platform_agents:
             p.prevalence = float(num[p.index] / den[p.index]) if den[p.index] > 0 else 0.0
+
+    def _campaigns_index(self) -> None:
+        """Index of live stores when ``_campaigns`` did not run this week (tests, tools)."""
+        st = self.stores
+        n = st.n
+        live = np.flatnonzero((st.status[:n] == ACTIVE) | (st.status[:n] == WARNED))
+        self._live_idx[: live.size] = live
+        self._n_live_idx = live.size
+        self._camp_cost[:n] = 0.0
+        self._live_idx_key = (self.t, n)
 
     # --------------------------------------------------------- 5. funds
 
     def _release_funds(self) -> None:
+        """Frozen funds due this week go back to the firm's cash (or are forfeited:
+        ban with forfeiture, or the firm has exited)."""
         st, f = self.stores, self.firms
-        n = st.n
-        due = np.flatnonzero((st.frozen[:n] > 0) & (st.release[:n] <= self.t))
-        if due.size == 0:
-            return
-        amount = st.frozen[due]
-        firm = st.firm[due]
-        back = ~st.forfeit[due] & f.alive[firm]
-        np.add.at(f.cash, firm[back], amount[back])
-        plat = st.platform[due]
-        for p in range(self.P):
-            on = plat == p
-            self.rec_add("released_usd", p, f.origin[firm[on & back]], amount[on & back])
-            self.rec_add("forfeited_usd", p, f.origin[firm[on & ~back]], amount[on & ~back])
-        st.frozen[due] = 0.0
-        st.forfeit[due] = False
+        rel = np.zeros((self.P, 2))
+        lost = np.zeros((self.P, 2))
+        kn.release_due(
+            st.n, st.frozen, st.release, st.forfeit, st.firm, st.platform, f.origin, f.alive,
+            self.t, f.cash, rel, lost,
+        )  # fmt: skip
+        R = self.recorder.data
+        R["released_usd"][self.t] += rel
+        R["forfeited_usd"][self.t] += lost
 
     # ---------------------------------------------------- 6. risk learning
 
     def _learn_risk(self) -> None:
+        """Perceived risk moves toward this week's own and peers' penalties.
+
+        ``update_risk`` with ``peer_penalty_share`` over association ties, where a
+        peer counts as "seen" on ``p`` if it was listed there this week (before
+        or after enforcement) or penalised there (merchants.py).
+        """
         b = self.cfg.behaviour
         f = self.firms
-        n = f.n
-        pen = self.penalised[:n]
-        # peers "seen" on p: listed there this week (before or after enforcement)
-        seen = np.zeros((f.capacity, self.P), dtype=bool)
-        seen[:n] = self._listed_now() | self.listed[:n] | pen
-        peer = mr.peer_penalty_share(self.adj, self.penalised, seen)[:n]
-        f.risk[:n] = mr.update_risk(
-            f.risk[:n],
-            pen.astype(np.float64),
-            peer,
-            f.member[:n],
-            b.risk_learning_rate,
-            b.peer_weight,
-        )
+        adj = self.adj
+        kn.learn_risk(
+            f.n, adj.indptr, adj.indices, self.penalised, f.n_live, self.listed, f.member,
+            f.risk, b.risk_learning_rate, b.peer_weight,
+        )  # fmt: skip
 
     # ---------------------------------------------------- 7. portfolio
 
@@ -593,27 +701,27 @@ class MarketModel(mesa.Model):
         return cost, gain, cash_in, gov
 
     def _portfolio_decisions(self) -> None:
-        b, f, st = self.cfg.behaviour, self.firms, self.stores
+        b, f = self.cfg.behaviour, self.firms
         n = f.n
         rng = self.rng_decisions
-        listed = self._listed_now()
-        n_active = self._live_counts(WARNED)
         alive = f.alive[:n]
 
         # Banned firms that lost the platform react first: a new account, maybe caught.
-        lost_to_ban = self.banned_now[:n] & ~listed & alive[:, None]
-        review = alive & (
-            (rng.random(n) < b.portfolio_review_probability_per_week) | lost_to_ban.any(1)
+        u_review = rng.random(n)
+        review = kn.review_mask(
+            n, u_review, b.portfolio_review_probability_per_week, alive, self.banned_now, f.n_live
         )
         rows = np.flatnonzero(review)
         if rows.size == 0:
             return
+        listed = f.n_live[:, rows].T > 0  # firms x platforms listing of rows, before the review
+        n_active = f.n_act[:, rows].T.astype(np.int64)
         est, prospective, profit, value, insurance, launched = self._value_matrices(
-            rows, listed[rows], n_active[rows]
+            rows, listed, n_active
         )
         u = rng.random((rows.size, self.P, 2))
         # (a) new account after a ban on the same platform
-        ban_rows = lost_to_ban[rows]
+        ban_rows = self.banned_now[rows] & ~listed & alive[rows, None]
         reopen = (
             ban_rows
             & (u[..., 0] < b.new_account_attempt_probability)
@@ -621,22 +729,23 @@ class MarketModel(mesa.Model):
             & (f.cash[rows, None] > b.new_account_cost_usd)
         )
         for p in range(self.P):
-            who = rows[reopen[:, p]]
+            pos = np.flatnonzero(reopen[:, p])
+            who = rows[pos]
             if who.size == 0:
                 continue
             f.cash[who] -= b.new_account_cost_usd
             new = self._open_stores(who, p, 1, opened=self.t)
             det = self.enforcers[p].cfg.new_account_detection_probability
             caught = u[reopen[:, p], p, 1] < det
-            st.status[new[caught]] = BANNED
+            self.set_status(new[caught], BANNED)
             origin = f.origin[who]
             self.rec_add("new_accounts", p, origin)
             self.rec_add("new_accounts_caught", p, origin[caught])
             self.rec_add("new_bans", p, origin[caught])
             self.gain_cause[who[~caught], p] = CAUSE["new_account"]
-            listed[who[~caught], p] = True
+            listed[pos[~caught], p] = True
         # (b) join platforms
-        cur = listed[rows]
+        cur = listed
         cost, gain, cash_in, gov = self._one_off(rows, prospective, est)
         willing = np.array(
             [self.cfg.merchants.origins[ORIGINS[o]].new_platform_propensity for o in range(2)]
@@ -656,8 +765,8 @@ class MarketModel(mesa.Model):
         self._apply_leaves(rows, leave)
         # (d) firms left with no store and nothing worth joining exit (a failed
         # vetting is not a reason to exit: they try again at their next review)
-        now = self._listed_now()
-        stranded = rows[~now[rows].any(axis=1) & ~wish.any(axis=1)]
+        now = f.n_live[:, rows].T > 0
+        stranded = rows[~now.any(axis=1) & ~wish.any(axis=1)]
         self._exit(stranded)
 
     def _apply_joins(self, rows, join, prospective, cost, cash_in, gov) -> None:
@@ -667,7 +776,7 @@ class MarketModel(mesa.Model):
         account, which the related-account check catches with
         ``new_account_detection_probability`` (the new stores are banned at once).
         """
-        f, st = self.firms, self.stores
+        f = self.firms
         for p in range(self.P):
             who = join[:, p]
             if not who.any():
@@ -685,28 +794,18 @@ class MarketModel(mesa.Model):
             if back.any():
                 det = self.enforcers[p].cfg.new_account_detection_probability
                 caught = back & (self.rng_decisions.random(firms.size) < det)
-                st.status[new[np.repeat(caught, n_new)]] = BANNED
+                self.set_status(new[np.repeat(caught, n_new)], BANNED)
                 self.gain_cause[firms[back & ~caught], p] = CAUSE["new_account"]
                 self.rec_add("new_accounts", p, origin[back])
                 self.rec_add("new_accounts_caught", p, origin[caught])
                 self.rec_add("new_bans", p, np.repeat(origin[caught], n_new[caught]))
 
-    def _close_stores(self, pairs: np.ndarray) -> None:
-        """Close the live stores of every (firm, platform) pair marked in ``pairs`` (firms x P)."""
-        st = self.stores
-        n = st.n
-        status = st.status[:n]
-        mask = (status >= ACTIVE) & (status <= SUSPENDED)
-        mask &= pairs[st.firm[:n], st.platform[:n]]
-        status[mask] = CLOSED
-
     def _apply_leaves(self, rows, leave) -> None:
+        """Close the stores of the platforms the firms in ``rows`` leave."""
         f = self.firms
         if not leave.any():
             return
-        pairs = np.zeros((f.n, self.P), dtype=bool)
-        pairs[rows] = leave
-        self._close_stores(pairs)
+        self._close_pairs(rows, leave)
         for p in range(self.P):
             who = rows[leave[:, p]]
             self.loss_cause[who, p] = CAUSE["voluntary"]
@@ -718,10 +817,8 @@ class MarketModel(mesa.Model):
             return
         f = self.firms
         rows = rows[f.alive[rows]]
-        pairs = np.zeros((f.n, self.P), dtype=bool)
-        pairs[rows] = True
-        was_listed = self._listed_now()[rows]
-        self._close_stores(pairs)
+        was_listed = f.n_live[:, rows].T > 0
+        self._close_pairs(rows, np.ones((rows.size, self.P), dtype=bool))
         f.alive[rows] = False
         lc = self.loss_cause[rows]
         self.loss_cause[rows] = np.where(self.banned_now[rows], lc, CAUSE["exit"])
@@ -729,8 +826,9 @@ class MarketModel(mesa.Model):
         for p in range(self.P):
             self.rec_add("exits", p, origin[was_listed[:, p]])
         self.exited += rows.size
-        for r in rows:
-            self.agent_of_row.pop(int(r)).remove()
+        agents = self.agent_of_row
+        for r in rows.tolist():
+            agents.pop(r).remove()
 
     # ------------------------------------------------------ 8. entry, exit
 
@@ -762,12 +860,9 @@ class MarketModel(mesa.Model):
         oc = self.cfg.merchants.origins[ORIGINS[origin]]
         rows = self._add_firms(origin, attrs, born=self.t)
         idx = np.arange(rows.start, rows.stop)
-        alive_old = f.alive[: rows.start]
-        f.risk[idx] = (
-            f.risk[: rows.start][alive_old].mean(axis=0)
-            if alive_old.any()
-            else (b.initial_perceived_risk)
-        )
+        # entrants start from the mean perceived risk of the firms alive now
+        mean_risk, n_alive = kn.mean_alive_rows(f.risk, f.alive, rows.start)
+        f.risk[idx] = mean_risk if n_alive else b.initial_perceived_risk
         cash_scale = d.gmv_per_firm_per_week_usd / mr.expected_size(oc.size_pareto_alpha)
         f.cash[idx] = oc.capital_weeks_of_sales * cash_scale * f.size[idx] * mr.CASH_MARGIN
         zeros = np.zeros((idx.size, self.P))
@@ -799,64 +894,55 @@ class MarketModel(mesa.Model):
 
     # ---------------------------------------------------------- 9. record
 
-    def _record(self, listed_before: np.ndarray) -> None:
+    def _record(self, n_before: int) -> None:
+        """Weekly stocks by (platform, origin), firm counts and platform-set changes.
+
+        Store stocks (active, warned, suspended, grey stores, GMV, frozen funds,
+        live fake reviews, sales-weighted rating inflation) are summed in one
+        pass over the stores; listings, multi-homing and flows in one pass over
+        the firms (``kernels.record_stores``, ``kernels.record_firms``).
+        ``n_before`` is the number of firm rows at the start of the week.
+        """
+        self._apply_closes()
         t, f, st, R = self.t, self.firms, self.stores, self.recorder.data
         n = f.n
-        listed = self._listed_now()
-        self.listed = np.zeros((f.capacity, self.P), dtype=bool)
-        self.listed[:n] = listed
-        self.listed_count = listed.sum(axis=0).astype(np.float64)
-        origin = f.origin[:n]
-        alive = f.alive[:n]
-        k = listed.sum(axis=1)
-        multi = k >= 2
-        for o in range(2):
-            of = origin == o
-            self.firm_stats[t, o] = (
-                (of & alive).sum(),
-                (of & (k > 0)).sum(),
-                (of & multi).sum(),
-                k[of].sum(),
-            )
-            R["listed_merchants"][t, :, o] = listed[of].sum(axis=0)
-            R["multihomed_merchants"][t, :, o] = listed[of & multi].sum(axis=0)
-            R["alive_merchants"][t, :, o] = (of & alive).sum()
-        ns = st.n
-        so = origin[st.firm[:ns]] if ns else np.zeros(0, dtype=np.int8)
-        key = st.platform[:ns].astype(np.int64) * 2 + so
-        status = st.status[:ns]
-        pp2 = self.P * 2
-
-        def by_key(mask, weights=None):
-            w = None if weights is None else weights[mask]
-            out = np.bincount(key[mask], weights=w, minlength=pp2).astype(np.float64, copy=False)
-            return out.reshape(self.P, 2)
-
-        active = by_key(status == ACTIVE) + by_key(status == WARNED)
+        P = self.P
+        acc = np.zeros((8, P, 2))
+        self._keep_rows = kn.record_stores(
+            st.n, st.status, st.firm, st.platform, f.origin, st.campaign, st.gmv, st.frozen,
+            st.fake_live, st.inflation, acc,
+        )  # fmt: skip
+        stats = np.zeros((2, 4), dtype=np.int64)
+        lm = np.zeros((P, 2), dtype=np.int64)
+        mm = np.zeros((P, 2), dtype=np.int64)
+        flows = np.zeros((2, P + 1, P + 1, len(CAUSES)))
+        kn.record_firms(
+            n, n_before, f.n_live, self.listed, f.alive, f.origin, self.loss_cause,
+            self.gain_cause, stats, lm, mm, flows, P,
+        )  # fmt: skip
+        self.listed_count = lm.sum(axis=1).astype(np.float64)
+        self.firm_stats[t] = stats
+        R["listed_merchants"][t] = lm
+        R["multihomed_merchants"][t] = mm
+        R["alive_merchants"][t] = stats[:, 0][None, :]
+        active = acc[0] + acc[1]
         R["active_stores"][t] = active
-        R["warned_stores"][t] = by_key(status == WARNED)
-        R["suspended_stores"][t] = by_key(status == SUSPENDED)
-        self.merchant_steps += int(alive.sum())
+        R["warned_stores"][t] = acc[1]
+        R["suspended_stores"][t] = acc[2]
+        self.merchant_steps += int(stats[:, 0].sum())
         self.store_steps += int(active.sum() + R["suspended_stores"][t].sum())
         R["banned_stores"][t] = R["new_bans"][: t + 1].sum(axis=0)
-        grey = by_key(st.campaign[:ns] & ((status == ACTIVE) | (status == WARNED)))
+        grey = acc[3]
         R["grey_stores"][t] = grey
         R["grey_share"][t] = grey_share(grey, active)
-        R["gmv"][t] = by_key(np.ones(ns, dtype=bool), st.gmv[:ns])
-        R["frozen_usd"][t] = by_key(st.frozen[:ns] > 0, st.frozen[:ns])
-        R["fake_reviews_live"][t] = by_key(
-            (status >= ACTIVE) & (status <= SUSPENDED), st.fake_live[:ns]
-        )
-        gmv = st.gmv[:ns]
-        infl_w = by_key(np.ones(ns, dtype=bool), st.inflation[:ns] * gmv)
+        R["gmv"][t] = acc[4]
+        R["frozen_usd"][t] = acc[5]
+        R["fake_reviews_live"][t] = acc[6]
+        infl_w = acc[7]
         R["rating_inflation"][t] = np.divide(
             infl_w, R["gmv"][t], out=np.zeros_like(infl_w), where=R["gmv"][t] > 0
         )
-        fo = origin[self._fee_firm]
-        fee_key = self._fee_plat.astype(np.int64) * 2 + fo
-        R["fee_revenue"][t] = np.bincount(fee_key, weights=self._fees, minlength=pp2).reshape(
-            self.P, 2
-        )
+        R["fee_revenue"][t] = self._fee_revenue
         for p in self.platform_agents:
             i = p.index
             R["consumer_share"][t, i] = self.consumer_share[i]
@@ -864,49 +950,37 @@ class MarketModel(mesa.Model):
             R["referral_fee_rate"][t, i] = p.referral_rate
             R["enforcement_intensity"][t, i] = self.enforcers[i].level
             R["enforcement_cost_usd"][t, i] = self.audit_cost[i]
-        self._record_flows(listed_before, listed[: listed_before.shape[0]], listed)
+        self._record_flows(flows)
 
-    def _record_flows(self, before: np.ndarray, after_old: np.ndarray, after: np.ndarray) -> None:
+    def _record_flows(self, flows: np.ndarray) -> None:
         """Platform-set changes of firms this week as (from, to, cause) counts.
 
         A firm that lost platforms L and gained G adds ``1/|G|`` to each
         ``(p, q)`` pair; with no gain it adds 1 to ``(p, none)`` with the cause of
         the loss, with no loss 1 to ``(none, q)`` (cause "entry" for new firms).
+        ``flows[origin, from, to, cause]`` was summed firm by firm in row order
+        (``kernels.record_firms``); rows are kept sorted by (origin, from, to, cause).
         """
-        n_old = before.shape[0]
-        prev = np.zeros_like(after)
-        prev[:n_old] = before
-        lost = prev & ~after
-        gained = ~prev & after
-        rows = np.flatnonzero(lost.any(axis=1) | gained.any(axis=1))
-        if rows.size == 0:
+        o, a, b_, c = np.nonzero(flows)
+        if o.size == 0:
             return
-        f = self.firms
-        L, G = lost[rows], gained[rows]
-        nG = G.sum(axis=1)
-        origin = f.origin[rows]
-        lc = self.loss_cause[rows]
-        gc = self.gain_cause[rows]
-        none = self.P
-        acc: dict[tuple[int, int, int, int], float] = {}
+        chunk = np.empty((o.size, 6))
+        chunk[:, 0] = self.t
+        chunk[:, 1] = o
+        chunk[:, 2] = a
+        chunk[:, 3] = b_
+        chunk[:, 4] = c
+        chunk[:, 5] = flows[o, a, b_, c]
+        self.flow_chunks.append(chunk)
 
-        def add(o, a, b_, c, w):
-            for key, val in zip(zip(o, a, b_, c, strict=True), w, strict=True):
-                key = tuple(int(x) for x in key)
-                acc[key] = acc.get(key, 0.0) + float(val)
-
-        r, p = np.nonzero(L & (nG == 0)[:, None])
-        add(origin[r], p, np.full(r.size, none), lc[r, p], np.ones(r.size))
-        nL = L.sum(axis=1)
-        r, q = np.nonzero(G & (nL == 0)[:, None])
-        add(origin[r], np.full(r.size, none), q, gc[r, q], np.ones(r.size))
-        both = np.flatnonzero((nL > 0) & (nG > 0))
-        if both.size:
-            r, p, q = np.nonzero(L[both][:, :, None] & G[both][:, None, :])
-            rr = both[r]
-            add(origin[rr], p, q, lc[rr, p], 1.0 / nG[rr])
-        for (o, a, b_, c), w in sorted(acc.items()):
-            self.flow_rows.append((self.t, o, a, b_, c, w))
+    @property
+    def flow_rows(self) -> list[tuple[int, int, int, int, int, float]]:
+        """Flows so far as (step, origin, from, to, cause, merchants) tuples."""
+        return [
+            (int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), float(r[5]))
+            for ch in self.flow_chunks
+            for r in ch
+        ]
 
     # ------------------------------------------------------------ outputs
 
@@ -940,7 +1014,9 @@ class MarketModel(mesa.Model):
         """Tidy flows (recorded steps): step, date, origin, from_platform, to_platform,
         merchants, cause."""
         names = np.array([*self.platform_names, NONE], dtype=object)
-        arr = np.array(self.flow_rows, dtype=np.float64).reshape(-1, 6)
+        arr = (np.concatenate(self.flow_chunks) if self.flow_chunks else np.zeros((0, 6))).reshape(
+            -1, 6
+        )
         arr = arr[arr[:, 0] >= self.spinup]
         step = arr[:, 0].astype(np.int64)
         return {

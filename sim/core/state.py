@@ -1,6 +1,6 @@
 """Columnar state: one row per firm (merchant) and one row per store.
 
-Rows are appended (entry, new stores) into arrays that grow by doubling;
+Rows are appended (entry, new stores) into arrays that grow geometrically;
 firm rows are never reused (a dead firm keeps its row, ``alive`` false), so a
 ``Merchant`` agent's row index is stable for the whole run. Store rows of
 closed stores are compacted away now and then; nothing outside the store table
@@ -17,23 +17,36 @@ STATUS_NAMES = ("closed", "active", "warned", "suspended", "banned")
 
 
 class Columns:
-    """A set of equally long numpy columns with amortised O(1) append."""
+    """A set of equally long numpy columns with amortised O(1) append.
 
-    _spec: dict[str, tuple[np.dtype, tuple[int, ...]]]
+    A column is ``(dtype, shape)`` (one ``shape`` block per row, row-major) or
+    ``(dtype, shape, "T")``: stored transposed, as ``(*shape, capacity)``, so
+    that one of its slots over all rows is contiguous (``col[k, :n]``).
+    """
 
-    def __init__(self, spec: dict[str, tuple[type, tuple[int, ...]]], capacity: int) -> None:
-        self._spec = {k: (np.dtype(t), shape) for k, (t, shape) in spec.items()}
+    _spec: dict[str, tuple[np.dtype, tuple[int, ...], bool]]
+
+    def __init__(self, spec: dict[str, tuple], capacity: int, growth: float = 2.0) -> None:
+        self.growth = float(growth)  # capacity factor when full
+        self._spec = {
+            k: (np.dtype(v[0]), tuple(v[1]), len(v) > 2 and v[2] == "T") for k, v in spec.items()
+        }
         self.n = 0
         self.capacity = max(int(capacity), 16)
-        for name, (dtype, shape) in self._spec.items():
-            setattr(self, name, np.zeros((self.capacity, *shape), dtype=dtype))
+        for name, (dtype, shape, tr) in self._spec.items():
+            dims = (*shape, self.capacity) if tr else (self.capacity, *shape)
+            setattr(self, name, np.zeros(dims, dtype=dtype))
 
     def _grow(self, need: int) -> None:
-        new_cap = max(need, 2 * self.capacity)
-        for name, (dtype, shape) in self._spec.items():
+        new_cap = max(need, int(self.growth * self.capacity))
+        for name, (dtype, shape, tr) in self._spec.items():
             old = getattr(self, name)
-            arr = np.zeros((new_cap, *shape), dtype=dtype)
-            arr[: self.n] = old[: self.n]
+            if tr:
+                arr = np.zeros((*shape, new_cap), dtype=dtype)
+                arr[..., : self.n] = old[..., : self.n]
+            else:
+                arr = np.zeros((new_cap, *shape), dtype=dtype)
+                arr[: self.n] = old[: self.n]
             setattr(self, name, arr)
         self.capacity = new_cap
 
@@ -46,16 +59,22 @@ class Columns:
         return sl
 
     def view(self, name: str) -> np.ndarray:
-        """The used part of column ``name``."""
+        """The used part of column ``name`` (rows last for a transposed column)."""
+        if self._spec[name][2]:
+            return getattr(self, name)[..., : self.n]
         return getattr(self, name)[: self.n]
 
     def keep(self, mask: np.ndarray) -> None:
         """Keep only rows where ``mask`` is true (order preserved)."""
         k = int(mask.sum())
-        for name in self._spec:
+        for name, (_, _, tr) in self._spec.items():
             col = getattr(self, name)
-            col[:k] = col[: self.n][mask]
-            col[k : self.n] = 0
+            if tr:
+                col[..., :k] = col[..., : self.n][..., mask]
+                col[..., k : self.n] = 0
+            else:
+                col[:k] = col[: self.n][mask]
+                col[k : self.n] = 0
         self.n = k
 
 
@@ -80,6 +99,13 @@ def firm_columns(n_platforms: int, capacity: int) -> Columns:
             "ever_banned": (np.bool_, p),  # had a store banned on p (re-entry is checked)
             "profit": (np.float64, p),  # last week's profit on p, USD
             "running_cost": (np.float64, ()),  # last week's fixed + running costs, USD
+            # derived, kept so the weekly loops need not recompute them (constants per firm):
+            "prop_eff": (np.float64, ()),  # effective grey propensity (effective_propensity)
+            "price_weight": (np.float64, ()),  # price ** -price_sensitivity (store_weight)
+            # store counters, kept in step with every status change (MarketModel.set_status),
+            # transposed (n_live[p, row]) because the store loops visit them platform by platform:
+            "n_live": (np.int32, p, "T"),  # active, warned or suspended stores on p
+            "n_act": (np.int32, p, "T"),  # active or warned stores on p
         },
         capacity,
     )
@@ -99,7 +125,8 @@ def store_columns(ring_weeks: int, capacity: int) -> Columns:
             "inflation": (np.float64, ()),  # displayed minus true rating, stars
             "campaign": (np.bool_, ()),  # bought fake reviews this week
             "fake_live": (np.float64, ()),  # fake reviews not yet deleted
-            "ring": (np.float32, (ring_weeks,)),  # fake reviews bought, by week mod ring_weeks
+            # fake reviews bought, by week mod ring_weeks; transposed: ring[slot, row]
+            "ring": (np.float32, (ring_weeks,), "T"),
             "gmv": (np.float64, ()),  # last week's sales, USD
             "net_sales": (np.float64, ()),  # last week's sales net of fees and COGS, USD
             "frozen": (np.float64, ()),  # USD held by the platform
@@ -107,6 +134,7 @@ def store_columns(ring_weeks: int, capacity: int) -> Columns:
             "forfeit": (np.bool_, ()),  # frozen funds will not come back
         },
         capacity,
+        growth=1.5,  # store capacity is invisible to the model: grow by less to save memory
     )
 
 
