@@ -54,7 +54,8 @@ def _load(root: str | Path, table: str, columns: list[str] | None, params: bool)
 
 def load_summary(root: str | Path) -> pd.DataFrame:
     """One row per successful run: run_id, point_id, scenario, replicate, ``param.*``, outcomes."""
-    return _load(root, "summary", None, params=True).sort_values("run_id", ignore_index=True)
+    df = _load(root, "summary", None, params=True)
+    return df.sort_values("run_id", ignore_index=True) if len(df) else df
 
 
 def load_timeseries(root: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
