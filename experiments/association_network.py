@@ -24,10 +24,11 @@ def make_figures(root: Path, sweep) -> list[Path]:
     summary = load_summary(root)
     if summary.empty:
         return []
-    exp = sweep.experiment
+    # outcomes dated after the end of a short horizon are absent: skip them
+    outcomes = [o for o in sweep.experiment.outcomes if o in summary]
     out = []
-    ci = stats.mean_ci(summary, exp.outcomes, by=["scenario", HUB])
-    for outcome in exp.outcomes:
+    ci = stats.mean_ci(summary, outcomes, by=["scenario", HUB])
+    for outcome in outcomes:
         fig = sweep_figures.plot_outcome_bars(ci, outcome, by=["scenario", HUB])
         out += save_figure(fig, root, f"bars_{outcome}", sweep)
     ts = load_timeseries(root, columns=TS_COLUMNS)

@@ -34,6 +34,8 @@ def make_figures(root: Path, sweep) -> list[Path]:
             "multihoming_share_other_end_2023",
             "frozen_funds_usd_real",
         ):
+            if outcome not in part:
+                continue
             fig = sweep_figures.plot_heatmap(
                 part, FPR, SWEEP, outcome, title=f"{outcome}\n({scenario})"
             )

@@ -24,6 +24,8 @@ def make_figures(root: Path, sweep) -> list[Path]:
     summary = load_summary(root)
     if summary.empty:
         return []
+    # outcomes dated after the end of a short horizon are absent: skip them
+    outcomes = [o for o in sweep.experiment.outcomes if o in summary]
     out = []
     for scenario, part in summary.groupby("scenario", sort=False):
         for outcome in (
@@ -39,7 +41,7 @@ def make_figures(root: Path, sweep) -> list[Path]:
             out += save_figure(fig, root, f"heatmap_{outcome}_{scenario}", sweep)
     exp = sweep.experiment
     paired = stats.paired_differences(
-        summary, exp.outcomes, baseline=(exp.baseline_scenario, 0), by=["scenario", "point_id"]
+        summary, outcomes, baseline=(exp.baseline_scenario, 0), by=["scenario", "point_id"]
     )
     out += save_figure(
         sweep_figures.plot_paired_differences(paired), root, "paired_fee_hike", sweep

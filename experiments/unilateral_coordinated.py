@@ -34,16 +34,18 @@ def make_figures(root: Path, sweep) -> list[Path]:
     summary = load_summary(root)
     if summary.empty:
         return []
+    # outcomes dated after the end of a short horizon are absent: skip them
+    outcomes = [o for o in sweep.experiment.outcomes if o in summary]
     exp = sweep.experiment
     ts = load_timeseries(root, columns=TS_COLUMNS)
     out = []
     out += save_figure(sweep_figures.plot_shares_ci(ts), root, "platform_shares_ci", sweep)
     out += save_figure(sweep_figures.plot_grey_prevalence(ts), root, "grey_prevalence", sweep)
-    ci = stats.mean_ci(summary, exp.outcomes, by="scenario")
-    for outcome in exp.outcomes:
+    ci = stats.mean_ci(summary, outcomes, by="scenario")
+    for outcome in outcomes:
         fig = sweep_figures.plot_outcome_bars(ci, outcome, by="scenario")
         out += save_figure(fig, root, f"bars_{outcome}", sweep)
-    paired = stats.paired_differences(summary, exp.outcomes, baseline=exp.baseline_scenario)
+    paired = stats.paired_differences(summary, outcomes, baseline=exp.baseline_scenario)
     out += save_figure(
         sweep_figures.plot_paired_differences(paired), root, "paired_differences", sweep
     )
