@@ -171,12 +171,20 @@ def campaigns(
     sanction,
     rho,
     gain_stars,
+    quality,
+    beta_r,
+    shift,
+    rating_arg,
+    net_sales,
 ):
     """Grey-practice decision of every live store and the review stock it leaves.
 
     Evaluates ``campaign_reviews``, ``perceived_detection``, ``campaign_decision``
     and ``update_inflation`` (merchants.py) per store, in store order. Writes the
-    live-store index list into ``live_idx`` and returns how many there are.
+    live-store index list into ``live_idx`` and returns how many there are; for
+    phase 3 it also leaves ``beta_r (R_s - 5)`` of each live store in
+    ``rating_arg`` (``store_weight``'s exponent, ``R_s = q_f + I_s``) and zeroes
+    last week's sales of stores that no longer sell.
     """
     c_infl = (1.0 - rho) * gain_stars
     k = 0
@@ -196,16 +204,20 @@ def campaigns(
             contribution = g * margin[p]
             reviews = max(minimum, per_order * g / pr)
             review_cost = reviews * (pr * (1.0 - gross_margin) + commission)
-            p_hat = min(1.0, salience * risk[f, p])
+            p_hat = min(1.0, salience * risk[p, f])
             gain = prop_eff[f] * lift * horizon * contribution
             penalty = min(1.0, p_hat) * sanction * contribution
             decide = gain - review_cost > penalty
             if decide:
                 bought = reviews
                 cost = review_cost
-            inflation[i] = rho * inflation[i] + c_infl * (1.0 if decide else 0.0)
+            infl = rho * inflation[i] + c_infl * (1.0 if decide else 0.0)
+            inflation[i] = infl
+            rating_arg[k - 1] = beta_r * ((quality[f] + infl) - shift)
         else:
             inflation[i] = 0.0
+            gmv[i] = 0.0
+            net_sales[i] = 0.0
         campaign_flag[i] = decide
         camp_cost[i] = cost
         fake_live[i] += bought
@@ -217,35 +229,24 @@ def campaigns(
 
 
 @njit(**_JIT)
-def rating_args(live_idx, k, firm, quality, inflation, beta_r, shift, out):
-    """``beta_r (R_s - 5)`` with ``R_s = q_f + I_s`` per live store (exp taken by numpy)."""
-    for j in range(k):
-        i = live_idx[j]
-        out[j] = beta_r * ((quality[firm[i]] + inflation[i]) - shift)
-
-
-@njit(**_JIT)
 def store_weights(
     live_idx, k, firm, platform, size, n_act, npow, exp_rating, price_pow, weights, totals
 ):
     """``w_s = size_f n_fp^(theta-1) exp(.) price_f^(-beta_p)`` and ``W_p = sum w_s``.
 
-    ``npow[n]`` holds ``max(n, 1)^(theta - 1)``; returns -1, or the first store
-    count that ``npow`` does not cover (the caller extends it and calls again).
+    ``npow[n]`` holds ``max(n, 1)^(theta - 1)``; returns -1, or a store count
+    that ``npow`` does not cover (the caller extends it and calls again).
     """
-    for j in range(k):
-        i = live_idx[j]
-        f = firm[i]
-        na = n_act[platform[i], f]
-        if na >= npow.size:
-            return na
     for p in range(totals.size):
         totals[p] = 0.0
     for j in range(k):
         i = live_idx[j]
         f = firm[i]
         p = platform[i]
-        w = size[f] * npow[n_act[p, f]] * exp_rating[j] * price_pow[f]
+        na = n_act[p, f]
+        if na >= npow.size:
+            return na
+        w = size[f] * npow[na] * exp_rating[j] * price_pow[f]
         weights[j] = w
         totals[p] += w
     return -1
@@ -285,18 +286,26 @@ def store_accounts(
 
     ``GMV_s = D_p w_s / W_p`` (``allocate``); fees = referral (none in a fee
     holiday) + fulfilment/ads + per-order + fixed; ``net = GMV m - fees``.
+    ``ns_pair`` and ``camp_pair`` must be zero on entry (``firm_accounts``
+    clears what it reads). Running sums stay in registers while consecutive
+    stores share a key; each run starts from the stored value, so every sum is
+    still taken store by store in store order (as ``np.bincount``). Stores not
+    selling had their sales zeroed by ``campaigns``.
     """
-    for i in range(n):
-        gmv[i] = 0.0
-        net_sales[i] = 0.0
-    for j in range(k):
-        i = live_idx[j]
-        ns_pair[platform[i], firm[i]] = 0.0
-        camp_pair[platform[i], firm[i]] = 0.0
+    cp = -1  # current (platform, firm) run
+    cf = -1
+    s_ns = 0.0
+    s_camp = 0.0
+    cq = -1  # current platform run
+    s_num = 0.0
+    s_den = 0.0
+    co = -1  # current (platform, origin) run
+    s_fee = 0.0
     for j in range(k):
         i = live_idx[j]
         f = firm[i]
         p = platform[i]
+        o = origin[f]
         tot = totals[p]
         safe = tot if tot > 0 else 1.0
         g = demand[p] * weights[j] / safe
@@ -305,16 +314,45 @@ def store_accounts(
         fees = referral + g * ful[p] + per_order[p] * g / price[f] + fixed_week[p]
         ns = g * gross_margin - fees
         net_sales[i] = ns
-        fee_rev[p, origin[f]] += fees
-        ns_pair[p, f] += ns
-        camp_pair[p, f] += camp_cost[i]
-        prev_num[p] += g * (inflation[i] / infl_scale)
-        prev_den[p] += g
+        if p != cp or f != cf:
+            if cp >= 0:
+                ns_pair[cp, cf] = s_ns
+                camp_pair[cp, cf] = s_camp
+            cp = p
+            cf = f
+            s_ns = ns_pair[p, f]
+            s_camp = camp_pair[p, f]
+        s_ns += ns
+        s_camp += camp_cost[i]
+        if p != cq:
+            if cq >= 0:
+                prev_num[cq] = s_num
+                prev_den[cq] = s_den
+            cq = p
+            s_num = prev_num[p]
+            s_den = prev_den[p]
+        s_num += g * (inflation[i] / infl_scale)
+        s_den += g
+        po = p * 2 + o
+        if po != co:
+            if co >= 0:
+                fee_rev[co // 2, co % 2] = s_fee
+            co = po
+            s_fee = fee_rev[p, o]
+        s_fee += fees
+    if cp >= 0:
+        ns_pair[cp, cf] = s_ns
+        camp_pair[cp, cf] = s_camp
+    if cq >= 0:
+        prev_num[cq] = s_num
+        prev_den[cq] = s_den
+    if co >= 0:
+        fee_rev[co // 2, co % 2] = s_fee
 
 
 @njit(**_JIT)
 def firm_accounts(
-    n,
+    rows,
     listed,
     n_act,
     ns_pair,
@@ -333,7 +371,8 @@ def firm_accounts(
     running cost ``sum_p C_p k^gamma + sum_p n_fp F_p``, cash ``+= sum_p pi_fp``.
     """
     P = listed.shape[1]
-    for f in range(n):
+    for r in range(rows.size):
+        f = rows[r]
         kk = 0
         for p in range(P):
             if listed[f, p]:
@@ -349,6 +388,8 @@ def firm_accounts(
             if na > 0:
                 pr = ns_pair[p, f] - cc
                 pr = pr - camp_pair[p, f]
+                ns_pair[p, f] = 0.0  # cleared for next week's store_accounts
+                camp_pair[p, f] = 0.0
             else:
                 pr = 0.0 - cc
                 pr = pr - 0.0
@@ -387,31 +428,56 @@ def release_due(n, frozen, release, forfeit, firm, platform, origin, alive, t, c
 
 
 @njit(**_JIT)
-def learn_risk(n, indptr, indices, penalised, seen_now, listed_prev, member, risk, rate, peer_w):
+def learn_risk(
+    n, rows, indptr, indices, penalised, seen_now, listed_prev, member, risk, rate, peer_w
+):
     """``r <- r + alpha (x - r)``, ``x = (1 - w) own + w peer`` (``update_risk``), with
-    ``peer = hits / max(1, seen)`` over association ties (``peer_penalty_share``)."""
-    P = risk.shape[1]
-    hits = np.zeros(P)
-    seen = np.zeros(P)
-    for f in range(n):
+    ``peer = hits / max(1, seen)`` over association ties (``peer_penalty_share``).
+
+    A peer is "seen" on ``p`` if it is listed there now (``seen_now``, live
+    store counts), was listed last week or was penalised there. Hits and seen
+    are whole numbers, so counting them through per-firm bit masks is exact.
+    """
+    P = risk.shape[0]
+    # dead rows hold no store and no penalty: their masks stay 0
+    pen = np.zeros(n, dtype=np.uint8)
+    seen = np.zeros(n, dtype=np.uint8)
+    for r in range(rows.size):
+        j = rows[r]
+        a = 0
+        b = 0
         for p in range(P):
-            hits[p] = 0.0
-            seen[p] = 0.0
+            x = penalised[j, p]
+            if x:
+                a |= 1 << p
+            if x or seen_now[p, j] > 0 or listed_prev[j, p]:
+                b |= 1 << p
+        pen[j] = a
+        seen[j] = b
+    hits = np.zeros(P, dtype=np.int64)
+    cnt = np.zeros(P, dtype=np.int64)
+    for r in range(rows.size):
+        f = rows[r]
+        for p in range(P):
+            hits[p] = 0
+            cnt[p] = 0
         for e in range(indptr[f], indptr[f + 1]):
             j = indices[e]
+            a = pen[j]
+            b = seen[j]
+            if a == 0 and b == 0:
+                continue
             for p in range(P):
-                pen = penalised[j, p]
-                if pen:
-                    hits[p] += 1.0
-                if pen or seen_now[p, j] > 0 or listed_prev[j, p]:
-                    seen[p] += 1.0
+                hits[p] += (a >> p) & 1
+                cnt[p] += (b >> p) & 1
         w = peer_w if member[f] else 0.0
+        own_mask = pen[f]
         for p in range(P):
-            own = 1.0 if penalised[f, p] else 0.0
-            peer = hits[p] / max(seen[p], 1.0)
+            own = 1.0 if (own_mask >> p) & 1 else 0.0
+            peer = float(hits[p]) / max(float(cnt[p]), 1.0)
             signal = (1.0 - w) * own + w * peer
-            r = risk[f, p]
-            risk[f, p] = r + rate * (signal - r)
+            r = risk[p, f]
+            risk[p, f] = r + rate * (signal - r)
 
 
 # ------------------------------------------------------------- 9. record
@@ -425,98 +491,143 @@ def record_stores(
 
     ``acc[k]`` rows: 0 active, 1 warned, 2 suspended, 3 grey, 4 gmv, 5 frozen,
     6 fake reviews live, 7 inflation x gmv; returns the number of rows that
-    compaction would keep."""
+    compaction would keep. Sums run in registers while consecutive stores share
+    (platform, origin), starting from the stored value (store order kept)."""
     keep = 0
+    cur = -1
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
     for i in range(n):
         s = status[i]
         p = platform[i]
         o = origin[firm[i]]
+        key = p * 2 + o
+        if key != cur:
+            if cur >= 0:
+                q, r = cur // 2, cur % 2
+                acc[0, q, r] = a0
+                acc[1, q, r] = a1
+                acc[2, q, r] = a2
+                acc[3, q, r] = a3
+                acc[4, q, r] = a4
+                acc[5, q, r] = a5
+                acc[6, q, r] = a6
+                acc[7, q, r] = a7
+            cur = key
+            a0 = acc[0, p, o]
+            a1 = acc[1, p, o]
+            a2 = acc[2, p, o]
+            a3 = acc[3, p, o]
+            a4 = acc[4, p, o]
+            a5 = acc[5, p, o]
+            a6 = acc[6, p, o]
+            a7 = acc[7, p, o]
         if s == ACTIVE:
-            acc[0, p, o] += 1.0
+            a0 += 1.0
         elif s == WARNED:
-            acc[1, p, o] += 1.0
+            a1 += 1.0
         elif s == SUSPENDED:
-            acc[2, p, o] += 1.0
+            a2 += 1.0
         if campaign[i] and (s == ACTIVE or s == WARNED):
-            acc[3, p, o] += 1.0
+            a3 += 1.0
         g = gmv[i]
-        acc[4, p, o] += g
+        a4 += g
         fz = frozen[i]
         if fz > 0:
-            acc[5, p, o] += fz
+            a5 += fz
         if ACTIVE <= s <= SUSPENDED:
-            acc[6, p, o] += fake_live[i]
-        acc[7, p, o] += inflation[i] * g
+            a6 += fake_live[i]
+        a7 += inflation[i] * g
         if (s != CLOSED and s != BANNED) or fz > 0:
             keep += 1
+    if cur >= 0:
+        q, r = cur // 2, cur % 2
+        acc[0, q, r] = a0
+        acc[1, q, r] = a1
+        acc[2, q, r] = a2
+        acc[3, q, r] = a3
+        acc[4, q, r] = a4
+        acc[5, q, r] = a5
+        acc[6, q, r] = a6
+        acc[7, q, r] = a7
     return keep
 
 
 @njit(**_JIT)
 def record_firms(
-    n, n_old, n_live, listed, alive, origin, loss_cause, gain_cause, stats, lm, mm, flows, none
+    rows, n_old, n_live, listed, alive, origin, loss_cause, gain_cause, stats, lm, mm, flows, none
 ):
     """Listings, firm counts and platform-set changes (flows) of every firm row.
 
     ``listed`` holds last week's listings on entry and this week's on return.
     ``stats[o]``: alive, listed anywhere, on 2+ platforms, memberships;
     ``lm``/``mm``: listed and multi-homed merchants per (platform, origin);
-    ``flows[o, from, to, cause]``: as ``MarketModel._record_flows`` explains.
-    Returns the number of firms whose platform set changed.
+    ``flows[o, from, to, cause]``: as ``MarketModel._record_flows`` explains,
+    summed firm by firm in row order. Counts (integers) are tallied as a
+    histogram of listing sets by origin. Returns the number of firms whose
+    platform set changed.
     """
     P = n_live.shape[0]
-    now = np.zeros(P, dtype=np.bool_)
-    lost = np.zeros(P, dtype=np.bool_)
-    gained = np.zeros(P, dtype=np.bool_)
+    hist = np.zeros((2, 1 << P), dtype=np.int64)
+    n_alive = np.zeros(2, dtype=np.int64)
     changed = 0
-    for f in range(n):
+    for r in range(rows.size):
+        f = rows[r]
         o = origin[f]
-        kk = 0
+        if alive[f]:
+            n_alive[o] += 1
+        mask = 0
+        before = 0
+        for p in range(P):
+            if n_live[p, f] > 0:
+                mask |= 1 << p
+            if f < n_old and listed[f, p]:
+                before |= 1 << p
+        hist[o, mask] += 1
+        if mask == before:
+            continue
+        changed += 1
+        lost = before & ~mask
+        gained = mask & ~before
         nL = 0
         nG = 0
         for p in range(P):
-            x = n_live[p, f] > 0
-            now[p] = x
-            if x:
-                kk += 1
-            before = listed[f, p] if f < n_old else False
-            lost[p] = before and not x
-            gained[p] = x and not before
-            if lost[p]:
-                nL += 1
-            if gained[p]:
-                nG += 1
-            listed[f, p] = x
-        if alive[f]:
-            stats[o, 0] += 1
-        if kk > 0:
-            stats[o, 1] += 1
-        if kk >= 2:
-            stats[o, 2] += 1
-        stats[o, 3] += kk
-        for p in range(P):
-            if now[p]:
-                lm[p, o] += 1
-                if kk >= 2:
-                    mm[p, o] += 1
-        if nL == 0 and nG == 0:
-            continue
-        changed += 1
+            listed[f, p] = ((mask >> p) & 1) == 1
+            nL += (lost >> p) & 1
+            nG += (gained >> p) & 1
         if nG == 0:
             for p in range(P):
-                if lost[p]:
+                if (lost >> p) & 1:
                     flows[o, p, none, loss_cause[f, p]] += 1.0
         elif nL == 0:
             for q in range(P):
-                if gained[q]:
+                if (gained >> q) & 1:
                     flows[o, none, q, gain_cause[f, q]] += 1.0
         else:
             share = 1.0 / nG
             for p in range(P):
-                if lost[p]:
+                if (lost >> p) & 1:
                     for q in range(P):
-                        if gained[q]:
+                        if (gained >> q) & 1:
                             flows[o, p, q, loss_cause[f, p]] += share
+    for o in range(2):
+        stats[o, 0] += n_alive[o]
+        for mask in range(1 << P):
+            c = hist[o, mask]
+            if c == 0:
+                continue
+            kk = 0
+            for p in range(P):
+                kk += (mask >> p) & 1
+            if kk > 0:
+                stats[o, 1] += c
+            if kk >= 2:
+                stats[o, 2] += c
+            stats[o, 3] += kk * c
+            for p in range(P):
+                if (mask >> p) & 1:
+                    lm[p, o] += c
+                    if kk >= 2:
+                        mm[p, o] += c
     return changed
 
 
@@ -524,16 +635,19 @@ def record_firms(
 
 
 @njit(**_JIT)
-def mean_alive_rows(x, alive, n):
-    """Column means of ``x[:n][alive[:n]]`` (numpy's order: rows added one by one)."""
-    P = x.shape[1]
+def mean_alive_rows(x, alive_rows, n):
+    """Means over alive rows ``f < n`` of ``x[p, f]`` per ``p`` (rows added one by one,
+    as numpy's ``x[:n][alive].mean(axis=0)`` on the row-major layout)."""
+    P = x.shape[0]
     s = np.zeros(P)
     c = 0
-    for f in range(n):
-        if alive[f]:
-            c += 1
-            for p in range(P):
-                s[p] += x[f, p]
+    for r in range(alive_rows.size):
+        f = alive_rows[r]
+        if f >= n:
+            break
+        c += 1
+        for p in range(P):
+            s[p] += x[p, f]
     for p in range(P):
         s[p] = s[p] / c
     return s, c
@@ -543,19 +657,21 @@ def mean_alive_rows(x, alive, n):
 
 
 @njit(**_JIT)
-def review_mask(n, u, prob, alive, banned_now, n_live):
+def review_rows(alive_rows, u, prob, banned_now, n_live):
     """Alive firms that review their portfolio: by chance (``u < prob``) or because a
     ban this week cost them a platform (banned there and no live store left)."""
     P = n_live.shape[0]
-    out = np.zeros(n, dtype=np.bool_)
-    for f in range(n):
-        if not alive[f]:
-            continue
-        r = u[f] < prob
-        if not r:
+    out = np.empty(alive_rows.size, dtype=np.int64)
+    k = 0
+    for r in range(alive_rows.size):
+        f = alive_rows[r]
+        hit = u[f] < prob
+        if not hit:
             for p in range(P):
                 if banned_now[f, p] and n_live[p, f] == 0:
-                    r = True
+                    hit = True
                     break
-        out[f] = r
-    return out
+        if hit:
+            out[k] = f
+            k += 1
+    return out[:k]

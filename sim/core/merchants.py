@@ -55,7 +55,7 @@ class Merchant(mesa.Agent):
     @property
     def perceived_risk(self) -> dict[str, float]:
         """Perceived weekly penalty rate per platform."""
-        r = self.model.firms.risk[self.row]
+        r = self.model.firms.risk[:, self.row]
         return {p.name: float(r[p.index]) for p in self.model.platform_agents}
 
     def stores(self) -> list[dict]:

@@ -120,6 +120,9 @@ class MarketModel(mesa.Model):
         self.listed = np.zeros((self.firms.capacity, self.P), dtype=bool)
         self.n_susp = np.zeros(self.P, dtype=np.int64)  # suspended stores per platform
         self._close_rows: list[np.ndarray] = []  # firm rows with stores marked for closing
+        self._died: list[np.ndarray] = []  # firm rows that exited this week
+        self._settle = np.empty(0, dtype=np.int64)  # ... and last week (booked once more)
+        self._alive_key = None  # cache of alive_rows()
         self._store_groups = None  # store indices grouped by platform (enforcement)
         self._keep_rows = -1  # rows compaction would keep, counted by _record
         self._npow = np.zeros(0)  # max(n, 1) ** (theta - 1) by store count n
@@ -159,7 +162,7 @@ class MarketModel(mesa.Model):
             if all_sizes.size
             else math.inf
         )
-        self.firms.risk[: self.firms.n] = b.initial_perceived_risk
+        self.firms.risk[:, : self.firms.n] = b.initial_perceived_risk
 
         # ----------------------------------------------------------- network
         self.edges = np.empty((0, 2), dtype=np.int64)
@@ -204,6 +207,7 @@ class MarketModel(mesa.Model):
         self._live_idx = np.zeros(cap, dtype=np.int64)
         self._n_live_idx = 0
         self._camp_cost = np.zeros(cap)
+        self._rating_arg = np.zeros(cap)
         self._scratch_cap = cap
 
     def _add_firms(self, origin: int, attrs: dict[str, np.ndarray], born: int) -> slice:
@@ -332,6 +336,20 @@ class MarketModel(mesa.Model):
         """Firms x platforms: has an active, warned or suspended store."""
         return self.firms.n_live[:, : self.firms.n].T > 0
 
+    def alive_rows(self) -> np.ndarray:
+        """Row indices of the alive firms (ascending), cached until a firm enters or exits.
+
+        The weekly firm loops visit these rows only: a dead firm's row holds no
+        store and takes part in nothing (its cash, profit and perceived risk are
+        never read again; see docs/performance.md).
+        """
+        f = self.firms
+        key = (f.n, self.entered, self.exited)
+        if self._alive_key != key:
+            self._alive = np.flatnonzero(f.alive[: f.n])
+            self._alive_key = key
+        return self._alive
+
     def set_status(self, idx: np.ndarray, code: int) -> None:
         """Set the status of stores ``idx`` to ``code``, keeping the store counters in step.
 
@@ -413,6 +431,8 @@ class MarketModel(mesa.Model):
                 f"the run has {self.n_steps} weeks; step {self.t + 1} is past its end"
             )
         n_before = self.firms.n
+        self._settle = np.concatenate(self._died) if self._died else np.empty(0, np.int64)
+        self._died = []
         self._reset_week()
         self._campaigns()
         for platform in self.platform_agents:
@@ -502,6 +522,11 @@ class MarketModel(mesa.Model):
             b.sanction_weeks_of_profit,
             b.fake_inflation_persistence,
             b.fake_rating_gain_stars,
+            f.quality,
+            b.rating_sensitivity_per_star,
+            5.0,
+            self._rating_arg,
+            st.net_sales,
         )
         self._live_idx_key = (self.t, n)
 
@@ -539,11 +564,7 @@ class MarketModel(mesa.Model):
         k = self._n_live_idx
         idx = self._live_idx
         # store weights: exp() and power() by numpy, the rest in compiled loops
-        args = np.empty(k)
-        kn.rating_args(
-            idx, k, st.firm, f.quality, st.inflation, b.rating_sensitivity_per_star, 5.0, args
-        )
-        exp_rating = np.exp(args)
+        exp_rating = np.exp(self._rating_arg[:k])
         w = np.empty(k)
         totals = np.zeros(self.P)
         while True:
@@ -574,8 +595,11 @@ class MarketModel(mesa.Model):
         kpow = np.power(
             np.maximum(np.arange(self.P + 1, dtype=np.float64), 1.0), b.channel_cost_exponent
         )
+        # alive firms, and those that exited last week (booked once more: their rows
+        # then hold zero profit and costs, and stay so: nothing of theirs changes)
+        book = np.concatenate([self.alive_rows(), self._settle])
         kn.firm_accounts(
-            f.n, self.listed, f.n_act, self.ns_pair, self.camp_pair, self.running_cost, kpow,
+            book, self.listed, f.n_act, self.ns_pair, self.camp_pair, self.running_cost, kpow,
             self.fixed_week, f.profit, f.running_cost, f.cash, f.loss_weeks,
         )  # fmt: skip
         # fake-review prevalence seen by buyers (sales-weighted inflation share)
@@ -590,6 +614,14 @@ class MarketModel(mesa.Model):
         self._live_idx[: live.size] = live
         self._n_live_idx = live.size
         self._camp_cost[:n] = 0.0
+        b = self.cfg.behaviour
+        self._rating_arg[: live.size] = b.rating_sensitivity_per_star * (
+            (self.firms.quality[st.firm[live]] + st.inflation[live]) - 5.0
+        )
+        dead = np.ones(n, dtype=bool)
+        dead[live] = False
+        st.gmv[:n][dead] = 0.0
+        st.net_sales[:n][dead] = 0.0
         self._live_idx_key = (self.t, n)
 
     # --------------------------------------------------------- 5. funds
@@ -621,8 +653,8 @@ class MarketModel(mesa.Model):
         f = self.firms
         adj = self.adj
         kn.learn_risk(
-            f.n, adj.indptr, adj.indices, self.penalised, f.n_live, self.listed, f.member,
-            f.risk, b.risk_learning_rate, b.peer_weight,
+            f.n, self.alive_rows(), adj.indptr, adj.indices, self.penalised, f.n_live,
+            self.listed, f.member, f.risk, b.risk_learning_rate, b.peer_weight,
         )  # fmt: skip
 
     # ---------------------------------------------------- 7. portfolio
@@ -660,7 +692,9 @@ class MarketModel(mesa.Model):
             f.propensity[rows], quality, b.reference_rating, b.reputation_weakness_slope
         )
         exposure = prop + (1.0 - prop) * b.collateral_risk_share
-        hazard = mr.penalty_hazard(mr.perceived_detection(f.risk[rows], b.risk_salience), exposure)
+        hazard = mr.penalty_hazard(
+            mr.perceived_detection(f.risk[:, rows].T, b.risk_salience), exposure
+        )
         loss = mr.penalty_loss(
             profit,
             est * self.margin,
@@ -707,11 +741,11 @@ class MarketModel(mesa.Model):
         alive = f.alive[:n]
 
         # Banned firms that lost the platform react first: a new account, maybe caught.
-        u_review = rng.random(n)
-        review = kn.review_mask(
-            n, u_review, b.portfolio_review_probability_per_week, alive, self.banned_now, f.n_live
-        )
-        rows = np.flatnonzero(review)
+        u_review = rng.random(n)  # one draw per firm row, alive or not (stream order)
+        rows = kn.review_rows(
+            self.alive_rows(), u_review, b.portfolio_review_probability_per_week,
+            self.banned_now, f.n_live,
+        )  # fmt: skip
         if rows.size == 0:
             return
         listed = f.n_live[:, rows].T > 0  # firms x platforms listing of rows, before the review
@@ -820,6 +854,8 @@ class MarketModel(mesa.Model):
         was_listed = f.n_live[:, rows].T > 0
         self._close_pairs(rows, np.ones((rows.size, self.P), dtype=bool))
         f.alive[rows] = False
+        self._died.append(rows)
+        self._alive_key = None
         lc = self.loss_cause[rows]
         self.loss_cause[rows] = np.where(self.banned_now[rows], lc, CAUSE["exit"])
         origin = f.origin[rows]
@@ -861,8 +897,8 @@ class MarketModel(mesa.Model):
         rows = self._add_firms(origin, attrs, born=self.t)
         idx = np.arange(rows.start, rows.stop)
         # entrants start from the mean perceived risk of the firms alive now
-        mean_risk, n_alive = kn.mean_alive_rows(f.risk, f.alive, rows.start)
-        f.risk[idx] = mean_risk if n_alive else b.initial_perceived_risk
+        mean_risk, n_alive = kn.mean_alive_rows(f.risk, self.alive_rows(), rows.start)
+        f.risk[:, idx] = mean_risk[:, None] if n_alive else b.initial_perceived_risk
         cash_scale = d.gmv_per_firm_per_week_usd / mr.expected_size(oc.size_pareto_alpha)
         f.cash[idx] = oc.capital_weeks_of_sales * cash_scale * f.size[idx] * mr.CASH_MARGIN
         zeros = np.zeros((idx.size, self.P))
@@ -886,6 +922,7 @@ class MarketModel(mesa.Model):
         self._apply_joins(idx, join, prospective, cost, cash_in, gov)
         stay = idx[joiners]
         f.alive[idx[~joiners]] = False  # candidates who join nothing never enter
+        self._alive_key = None
         self._make_agents(stay)
         self.gain_cause[stay] = CAUSE["entry"]
         for p in range(self.P):
@@ -905,7 +942,6 @@ class MarketModel(mesa.Model):
         """
         self._apply_closes()
         t, f, st, R = self.t, self.firms, self.stores, self.recorder.data
-        n = f.n
         P = self.P
         acc = np.zeros((8, P, 2))
         self._keep_rows = kn.record_stores(
@@ -916,9 +952,10 @@ class MarketModel(mesa.Model):
         lm = np.zeros((P, 2), dtype=np.int64)
         mm = np.zeros((P, 2), dtype=np.int64)
         flows = np.zeros((2, P + 1, P + 1, len(CAUSES)))
+        seen = [self.alive_rows(), *self._died]  # rows that may have changed listings
         kn.record_firms(
-            n, n_before, f.n_live, self.listed, f.alive, f.origin, self.loss_cause,
-            self.gain_cause, stats, lm, mm, flows, P,
+            np.concatenate(seen), n_before, f.n_live, self.listed, f.alive, f.origin,
+            self.loss_cause, self.gain_cause, stats, lm, mm, flows, P,
         )  # fmt: skip
         self.listed_count = lm.sum(axis=1).astype(np.float64)
         self.firm_stats[t] = stats

@@ -94,7 +94,8 @@ def firm_columns(n_platforms: int, capacity: int) -> Columns:
             "member": (np.bool_, ()),  # trade-association member
             "subsidised": (np.bool_, ()),  # has received the public own-store subsidy
             "born": (np.int32, ()),  # step of entry (-1 for the initial population)
-            "risk": (np.float64, p),  # perceived weekly penalty rate per platform
+            # perceived weekly penalty rate per platform; transposed (risk[p, row]) like n_live
+            "risk": (np.float64, p, "T"),
             "loss_weeks": (np.int16, p),  # consecutive weeks with negative profit on p
             "ever_banned": (np.bool_, p),  # had a store banned on p (re-entry is checked)
             "profit": (np.float64, p),  # last week's profit on p, USD
