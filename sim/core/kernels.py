@@ -155,7 +155,7 @@ def campaigns(
     fake_live,
     ring_slot,
     campaign_flag,
-    camp_cost,
+    camp_pair,
     live_idx,
     prop_eff,
     price,
@@ -184,10 +184,15 @@ def campaigns(
     live-store index list into ``live_idx`` and returns how many there are; for
     phase 3 it also leaves ``beta_r (R_s - 5)`` of each live store in
     ``rating_arg`` (``store_weight``'s exponent, ``R_s = q_f + I_s``) and zeroes
-    last week's sales of stores that no longer sell.
+    last week's sales of stores that no longer sell. The campaign cost ``K``
+    is summed per (platform, firm) into ``camp_pair`` (zero on entry), store by
+    store in store order, in a register while consecutive stores share the pair.
     """
     c_infl = (1.0 - rho) * gain_stars
     k = 0
+    cp = -1
+    cf = -1
+    s_camp = 0.0
     for i in range(n):
         s = status[i]
         live = s == ACTIVE or s == WARNED
@@ -211,6 +216,13 @@ def campaigns(
             if decide:
                 bought = reviews
                 cost = review_cost
+            if p != cp or f != cf:
+                if cp >= 0:
+                    camp_pair[cp, cf] = s_camp
+                cp = p
+                cf = f
+                s_camp = camp_pair[p, f]
+            s_camp += cost
             infl = rho * inflation[i] + c_infl * (1.0 if decide else 0.0)
             inflation[i] = infl
             rating_arg[k - 1] = beta_r * ((quality[f] + infl) - shift)
@@ -219,9 +231,10 @@ def campaigns(
             gmv[i] = 0.0
             net_sales[i] = 0.0
         campaign_flag[i] = decide
-        camp_cost[i] = cost
         fake_live[i] += bought
         ring_slot[i] = bought
+    if cp >= 0:
+        camp_pair[cp, cf] = s_camp
     return k
 
 
@@ -275,9 +288,7 @@ def store_accounts(
     infl_scale,
     gmv,
     net_sales,
-    camp_cost,
     ns_pair,
-    camp_pair,
     fee_rev,
     prev_num,
     prev_den,
@@ -286,16 +297,15 @@ def store_accounts(
 
     ``GMV_s = D_p w_s / W_p`` (``allocate``); fees = referral (none in a fee
     holiday) + fulfilment/ads + per-order + fixed; ``net = GMV m - fees``.
-    ``ns_pair`` and ``camp_pair`` must be zero on entry (``firm_accounts``
-    clears what it reads). Running sums stay in registers while consecutive
-    stores share a key; each run starts from the stored value, so every sum is
-    still taken store by store in store order (as ``np.bincount``). Stores not
-    selling had their sales zeroed by ``campaigns``.
+    ``ns_pair`` must be zero on entry (``firm_accounts`` clears what it reads).
+    Running sums stay in registers while consecutive stores share a key; each
+    run starts from the stored value, so every sum is still taken store by
+    store in store order (as ``np.bincount``). Stores not selling had their
+    sales zeroed by ``campaigns``.
     """
     cp = -1  # current (platform, firm) run
     cf = -1
     s_ns = 0.0
-    s_camp = 0.0
     cq = -1  # current platform run
     s_num = 0.0
     s_den = 0.0
@@ -317,13 +327,10 @@ def store_accounts(
         if p != cp or f != cf:
             if cp >= 0:
                 ns_pair[cp, cf] = s_ns
-                camp_pair[cp, cf] = s_camp
             cp = p
             cf = f
             s_ns = ns_pair[p, f]
-            s_camp = camp_pair[p, f]
         s_ns += ns
-        s_camp += camp_cost[i]
         if p != cq:
             if cq >= 0:
                 prev_num[cq] = s_num
@@ -342,7 +349,6 @@ def store_accounts(
         s_fee += fees
     if cp >= 0:
         ns_pair[cp, cf] = s_ns
-        camp_pair[cp, cf] = s_camp
     if cq >= 0:
         prev_num[cq] = s_num
         prev_den[cq] = s_den

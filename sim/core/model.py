@@ -204,9 +204,8 @@ class MarketModel(mesa.Model):
     def _alloc_store_scratch(self) -> None:
         """Per-store scratch arrays of the weekly loops (sized to the store table)."""
         cap = self.stores.capacity
-        self._live_idx = np.zeros(cap, dtype=np.int64)
+        self._live_idx = np.zeros(cap, dtype=np.int32)
         self._n_live_idx = 0
-        self._camp_cost = np.zeros(cap)
         self._rating_arg = np.zeros(cap)
         self._scratch_cap = cap
 
@@ -506,7 +505,7 @@ class MarketModel(mesa.Model):
             st.fake_live,
             st.ring[self.t % self.ring_weeks],
             st.campaign,
-            self._camp_cost,
+            self.camp_pair,
             self._live_idx,
             f.prop_eff,
             f.price,
@@ -588,8 +587,7 @@ class MarketModel(mesa.Model):
             n, idx, k, st.firm, st.platform, f.origin, w, totals, d, st.fee_holiday_until,
             self.t, ref, ful, self.per_order, self.fixed_week, f.price,
             cfg.merchants.gross_margin_rate, st.inflation, max(b.fake_rating_gain_stars, 1e-12),
-            st.gmv, st.net_sales, self._camp_cost, self.ns_pair, self.camp_pair,
-            self._fee_revenue, num, den,
+            st.gmv, st.net_sales, self.ns_pair, self._fee_revenue, num, den,
         )  # fmt: skip
         # channel_costs' k^gamma for k = 0..P channels
         kpow = np.power(
@@ -613,7 +611,6 @@ class MarketModel(mesa.Model):
         live = np.flatnonzero((st.status[:n] == ACTIVE) | (st.status[:n] == WARNED))
         self._live_idx[: live.size] = live
         self._n_live_idx = live.size
-        self._camp_cost[:n] = 0.0
         b = self.cfg.behaviour
         self._rating_arg[: live.size] = b.rating_sensitivity_per_star * (
             (self.firms.quality[st.firm[live]] + st.inflation[live]) - 5.0

@@ -116,7 +116,7 @@ def store_columns(ring_weeks: int, capacity: int) -> Columns:
     """Store (account) table."""
     return Columns(
         {
-            "firm": (np.int64, ()),
+            "firm": (np.int32, ()),  # firm row (int32: half the bytes per store pass)
             "platform": (np.int8, ()),
             "status": (np.int8, ()),
             "strikes": (np.int16, ()),
