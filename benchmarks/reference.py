@@ -1,0 +1,718 @@
+"""The model's rules written the idiomatic per-agent Mesa way: the engine's peer and oracle.
+
+One Python object per merchant (``RefMerchant``) and per store (``RefStore``),
+each with its own ``step``; platforms are the engine's own ``Platform`` agents;
+enforcement is a per-store loop (``RefEnforcer``). Every rule is the same pure
+function of ``sim/core`` (``effective_propensity``, ``campaign_decision``,
+``update_inflation``, ``store_weight``, ``audit_probabilities``, ``detect``,
+``penalty_for_strike``, ``update_risk``, ``expected_weekly_profit``, ...),
+called per agent on that agent's own numbers. The weekly schedule is the one of
+``MarketModel.step``.
+
+It uses its own random streams in its own order, so it reproduces the engine's
+outcomes in distribution, not draw for draw; ``tests/test_reference_equivalence.py``
+checks that over replicates. It is written for reading, not for speed: it is
+the "natural Mesa model" whose cost the benchmark suite compares against.
+
+    from benchmarks.reference import ReferenceModel
+    m = ReferenceModel(compose_config(["merchants.count=200"]))
+    m.run(); m.summary()
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+
+from sim.core import demand as dr
+from sim.core import enforcement as er
+from sim.core import merchants as mr
+from sim.core import network as net
+from sim.core.calendar import Calendar, days_to_weeks
+from sim.core.config import KNOWN_PLATFORMS, ORIGINS, EnforcementConfig, SimConfig, validate
+from sim.core.model import _split_count, best_only
+from sim.core.platforms import Platform, split_demand
+from sim.core.state import ACTIVE, BANNED, CLOSED, SUSPENDED, WARNED
+from sim.core.streams import make_streams
+
+LIVE = (ACTIVE, WARNED, SUSPENDED)
+
+
+class RefStore(mesa.Agent):
+    """One store (account) of a merchant on one platform."""
+
+    def __init__(self, model: ReferenceModel, firm: RefMerchant, platform: int, opened: int):
+        super().__init__(model)
+        self.firm, self.platform, self.opened = firm, platform, opened
+        self.status, self.strikes, self.suspended_until = ACTIVE, 0, 0
+        holiday = model.platform_agents[platform].cfg.new_seller_fee_holiday_weeks
+        self.fee_holiday_until = opened + round(holiday) + 1 if opened >= 0 else -1
+        self.inflation, self.campaign, self.fake_live = 0.0, False, 0.0
+        self.bought: dict[int, float] = {}  # week -> fake reviews bought
+        self.gmv = self.net_sales = self.frozen = 0.0
+        self.release, self.forfeit, self.weight = 0, False, 0.0
+        firm.stores.append(self)
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE
+
+    def close(self) -> None:
+        """A closed store is gone (the engine compacts it away)."""
+        self.status = CLOSED
+        self.firm.stores.remove(self)
+        self.remove()
+
+    @property
+    def selling(self) -> bool:
+        return self.status in (ACTIVE, WARNED)
+
+    def step(self) -> None:
+        """Phase 1: decide on a fake-review campaign; update the rating inflation."""
+        m, b, f = self.model, self.model.cfg.behaviour, self.firm
+        bought = 0.0
+        self.campaign = False
+        if self.selling:
+            gm = m.cfg.merchants.gross_margin_rate
+            prop = mr.effective_propensity(
+                f.propensity, f.quality, b.reference_rating, b.reputation_weakness_slope
+            )
+            contribution = self.gmv * m.margin[self.platform]
+            reviews = mr.campaign_reviews(
+                self.gmv, f.price, b.fake_reviews_per_order, b.min_fake_reviews_per_week
+            )
+            cost = reviews * (f.price * (1.0 - gm) + b.fake_review_commission_usd)
+            p_hat = mr.perceived_detection(f.risk[self.platform], b.risk_salience)
+            self.campaign = bool(
+                mr.campaign_decision(
+                    prop,
+                    contribution,
+                    cost,
+                    p_hat,
+                    m.lift,
+                    b.campaign_horizon_weeks,
+                    b.sanction_weeks_of_profit,
+                )
+            )
+            if self.campaign:
+                bought = float(reviews)
+                f.campaign_cost[self.platform] += cost
+            self.inflation = float(
+                mr.update_inflation(
+                    self.inflation,
+                    self.campaign,
+                    b.fake_rating_gain_stars,
+                    b.fake_inflation_persistence,
+                )
+            )
+        else:
+            self.inflation = 0.0
+        self.fake_live += bought
+        self.bought[m.t] = bought
+        self.bought.pop(m.t - m.ring_weeks, None)
+
+
+class RefMerchant(mesa.Agent):
+    """A firm: attributes, cash, perceived risk and its stores."""
+
+    def __init__(self, model: ReferenceModel, origin: int, attrs: dict, born: int) -> None:
+        super().__init__(model)
+        self.origin, self.born, self.alive = origin, born, True
+        for key in ("size", "quality", "price", "propensity", "extra_stores", "member"):
+            setattr(self, key, attrs[key].item() if hasattr(attrs[key], "item") else attrs[key])
+        P = model.P
+        self.cash = 0.0
+        self.risk = np.full(P, model.cfg.behaviour.initial_perceived_risk)
+        self.loss_weeks = np.zeros(P, dtype=int)
+        self.ever_banned = np.zeros(P, dtype=bool)
+        self.profit = np.zeros(P)
+        self.campaign_cost = np.zeros(P)
+        self.penalised = np.zeros(P, dtype=bool)
+        self.banned_now = np.zeros(P, dtype=bool)
+        self.subsidised = False
+        self.running_cost = 0.0
+        self.stores: list[RefStore] = []
+        self.peers: set[RefMerchant] = set()
+        self.listed_last_week = np.zeros(P, dtype=bool)
+
+    # -- views
+    def listed(self) -> np.ndarray:
+        out = np.zeros(self.model.P, dtype=bool)
+        for s in self.stores:
+            if s.live:
+                out[s.platform] = True
+        return out
+
+    def n_selling(self) -> np.ndarray:
+        out = np.zeros(self.model.P, dtype=int)
+        for s in self.stores:
+            if s.selling:
+                out[s.platform] += 1
+        return out
+
+    # -- phase 4
+    def book(self) -> None:
+        """Profit per platform, running cost, cash, loss streaks."""
+        m, b = self.model, self.model.cfg.behaviour
+        net_sales = np.zeros(m.P)
+        for s in self.stores:
+            if s.selling:
+                net_sales[s.platform] += s.net_sales
+        listed = self.listed_last_week
+        cc = mr.channel_costs(listed[None, :], m.running_cost, b.channel_cost_exponent)[0]
+        self.profit = net_sales - cc - self.campaign_cost
+        self.running_cost = cc.sum() + (self.n_selling() * m.fixed_week).sum()
+        self.cash += self.profit.sum()
+        self.loss_weeks = np.where(listed & (self.profit < 0), self.loss_weeks + 1, 0)
+
+    # -- phase 6
+    def learn(self) -> None:
+        """Perceived risk from own and peers' penalties this week."""
+        m, b = self.model, self.model.cfg.behaviour
+        hits, seen = np.zeros(m.P), np.zeros(m.P)
+        for j in self.peers:
+            hits += j.penalised
+            seen += j.penalised | j.listed() | j.listed_last_week
+        peer = hits / np.maximum(seen, 1.0)
+        own = self.penalised.astype(float)
+        self.risk = mr.update_risk(
+            self.risk[None, :],
+            own[None, :],
+            peer[None, :],
+            np.array([self.member]),
+            b.risk_learning_rate,
+            b.peer_weight,
+        )[0]
+
+    # -- phase 7 (and entry)
+    def values(self, listed: np.ndarray, n_selling: np.ndarray):
+        """Expected weekly profit and values of each platform for this firm."""
+        m, b = self.model, self.model.cfg.behaviour
+        prospective = np.where(n_selling > 0, n_selling, 1 + self.extra_stores)
+        w_new = dr.store_weight(
+            self.size,
+            1,
+            self.quality,
+            self.price,
+            b.rating_sensitivity_per_star,
+            b.price_sensitivity,
+            b.store_count_exponent,
+        ) * np.power(prospective, b.store_count_exponent)
+        w_cur = np.where(n_selling > 0, w_new, 0.0)
+        demand = np.array([p.demand for p in m.platform_agents])
+        est = demand * w_new / np.maximum(m.platform_weight_total - w_cur + w_new, 1e-300)
+        profit = mr.expected_weekly_profit(
+            est[None, :],
+            np.array([self.price]),
+            prospective[None, :],
+            m.margin,
+            m.fixed_week,
+            m.per_order,
+            mr.marginal_channel_costs(listed[None, :], m.running_cost, b.channel_cost_exponent),
+        )[0]
+        prop = mr.effective_propensity(
+            self.propensity, self.quality, b.reference_rating, b.reputation_weakness_slope
+        )
+        exposure = prop + (1.0 - prop) * b.collateral_risk_share
+        hazard = mr.penalty_hazard(
+            mr.perceived_detection(self.risk, b.risk_salience)[None, :], np.array([exposure])
+        )[0]
+        loss = mr.penalty_loss(
+            profit,
+            est * m.margin,
+            prospective,
+            b.sanction_weeks_of_profit,
+            m.held_weeks,
+            m.onboarding,
+        )
+        value = mr.risk_adjusted_value(profit, hazard, loss)
+        insurance = mr.insurance_value(
+            profit[None, :], hazard[None, :], loss[None, :], listed[None, :], b.reliance_aversion
+        )[0]
+        return est, prospective, profit, value, insurance
+
+    def join_options(self, listed, n_selling):
+        """Value of joining each platform now (``join_value``) and the one-off terms."""
+        m, b, inc = self.model, self.model.cfg.behaviour, self.model.cfg.incentives
+        est, prospective, profit, value, insurance = self.values(listed, n_selling)
+        cost = m.onboarding * prospective
+        cash_in = np.array([p.cfg.new_seller_subsidy_usd for p in m.platform_agents], float)
+        gov = 0.0
+        t = m.t
+        if m.own_store >= 0 and m.subsidy_window[0] <= t <= m.subsidy_window[1]:
+            if (
+                self.origin == ORIGINS.index(inc.own_store_subsidy_origin)
+                and self.size >= m.subsidy_min_size
+                and not self.subsidised
+            ):
+                gov = inc.own_store_subsidy_usd
+            cash_in[m.own_store] += gov
+        holiday = np.array([p.cfg.new_seller_fee_holiday_weeks for p in m.platform_agents])
+        ref = np.array([p.referral_rate for p in m.platform_agents])
+        gain = cash_in + holiday * ref * est
+        willing = m.cfg.merchants.origins[ORIGINS[self.origin]].new_platform_propensity
+        j = mr.join_value(
+            value[None, :],
+            insurance[None, :],
+            b.planning_horizon_weeks,
+            np.array([willing]),
+            cost[None, :],
+            gain[None, :],
+        )[0]
+        launched = np.array([p.launched(t) for p in m.platform_agents])
+        return j, launched & (j > 0), prospective, profit, value, cost, cash_in, gov
+
+    def join(self, p: int, n_new: int, cost: float, cash_in: float, gov: float) -> None:
+        m = self.model
+        if p == m.own_store and gov > 0:
+            self.subsidised = True
+        self.cash += cash_in - cost
+        new = [RefStore(m, self, p, m.t) for _ in range(n_new)]
+        if (
+            self.ever_banned[p]
+            and m.rng_decisions.random() < m.enforcers[p].cfg.new_account_detection_probability
+        ):
+            for s in new:
+                s.status = BANNED
+            m.count_bans(len(new))
+
+    def step(self) -> None:
+        """Phase 7: react to bans with a new account; join, leave or exit."""
+        m, b, rng = self.model, self.model.cfg.behaviour, self.model.rng_decisions
+        listed = self.listed()
+        lost_to_ban = self.banned_now & ~listed
+        if not (rng.random() < b.portfolio_review_probability_per_week or lost_to_ban.any()):
+            return
+        n_selling = self.n_selling()
+        j, ok, prospective, profit, value, cost, cash_in, gov = self.join_options(listed, n_selling)
+        cur = listed.copy()
+        for p in np.flatnonzero(lost_to_ban):  # (a) new account after a ban
+            if (
+                rng.random() < b.new_account_attempt_probability
+                and b.planning_horizon_weeks * profit[p] - b.new_account_cost_usd > 0
+                and self.cash > b.new_account_cost_usd
+            ):
+                self.cash -= b.new_account_cost_usd
+                s = RefStore(m, self, int(p), m.t)
+                if rng.random() < m.enforcers[p].cfg.new_account_detection_probability:
+                    s.status = BANNED
+                    m.count_bans(1)
+                else:
+                    cur[p] = True
+        vetting = np.array([p.cfg.vetting_pass_probability for p in m.platform_agents])
+        wish = ~cur & ok & (self.cash + cash_in >= cost) & ~lost_to_ban
+        join = best_only((wish & (rng.random(m.P) < vetting))[None, :], j[None, :])[0]
+        leave = cur & (value < 0) & ((self.loss_weeks >= b.leave_threshold_weeks) | (profit > 0))
+        for p in np.flatnonzero(join):
+            self.join(int(p), int(prospective[p]), cost[p], cash_in[p], gov)
+        for s in list(self.stores):
+            if s.live and leave[s.platform]:
+                s.close()
+        if not self.listed().any() and not wish.any():
+            self.exit()
+
+    def exit(self) -> None:
+        """Leave the market: every store closed (funds still held are forfeited)."""
+        for s in list(self.stores):
+            s.close()
+        self.alive = False
+        self.remove()
+
+
+class RefEnforcer:
+    """One platform's enforcement, store by store (the rules of ``EnforcementPolicy``)."""
+
+    def __init__(self, model: ReferenceModel, p: int, cfg: EnforcementConfig, cal: Calendar):
+        self.model, self.p, self.cfg = model, p, cfg
+        self.start = cal.first_step_on_or_after(cfg.start_date)
+        self.lag = days_to_weeks(cfg.review_deletion_lag_days)
+        self.hold = days_to_weeks(cfg.fund_hold_days)
+        self.level = 0.0
+
+    def step(self) -> None:
+        m, c, p, t, rng = self.model, self.cfg, self.p, self.model.t, self.model.rng_enforcement
+        self.level = er.intensity(
+            t, self.start, c.baseline_intensity, c.ramp_weeks, c.escalation_per_year
+        )
+        stores = [s for s in m.all_stores() if s.platform == p]
+        if c.review_deletion_rate > 0 and self.level > 0 and t >= self.lag:
+            for s in stores:
+                old = s.bought.get(t - self.lag, 0.0)
+                if old > 0:
+                    deleted = np.float32(old) * c.review_deletion_rate
+                    s.fake_live = max(0.0, s.fake_live - deleted)
+                    if s.fake_live < 1e-9:
+                        s.fake_live = 0.0
+        banned = []
+        for s in stores:  # suspensions ending
+            if s.status == SUSPENDED and s.suspended_until <= t:
+                if rng.random() < c.reinstatement_probability:
+                    s.status = ACTIVE
+                else:
+                    self.ban(s, rng)
+                    banned.append(s)
+        live = [s for s in stores if s.selling]
+        if live and c.audit_probability_per_week > 0 and self.level > 0:
+            evidence = np.array([s.fake_live > 0 for s in live])
+            degree = np.array([m.degree_ratio.get(s.firm, 0.0) for s in live])
+            prob = er.audit_probabilities(
+                c.audit_probability_per_week,
+                self.level,
+                evidence,
+                degree,
+                c.targeting,
+                c.targeting_strength,
+                c.hub_targeting,
+            )
+            for s, a, ev in zip(live, prob, evidence, strict=True):
+                audited = rng.random() < a
+                if not er.detect(
+                    audited, ev, rng.random(), c.true_positive_rate, c.false_positive_rate
+                ):
+                    continue
+                s.fake_live = s.inflation = 0.0
+                s.strikes += 1
+                code = er.penalty_for_strike(np.array([s.strikes]), c.penalty_ladder)[0]
+                if code == WARNED:
+                    s.status = WARNED
+                    s.firm.penalised[p] = True
+                elif code == SUSPENDED:
+                    self.suspend(s)
+                else:
+                    self.ban(s, rng)
+                    banned.append(s)
+        if banned and c.related_account_sweep_probability > 0:
+            firms = {s.firm for s in banned}
+            for s in stores:
+                if (
+                    s.live
+                    and s.firm in firms
+                    and rng.random() < c.related_account_sweep_probability
+                ):
+                    self.ban(s, rng)
+        if banned and c.false_link_probability > 0:
+            k = int(rng.binomial(len(banned), c.false_link_probability))
+            pool = [s for s in stores if s.selling]
+            if k and pool:
+                for i in rng.choice(len(pool), size=min(k, len(pool)), replace=False):
+                    self.suspend(pool[i])
+
+    def freeze(self, s: RefStore, forfeit: bool) -> None:
+        amount = self.cfg.held_weeks_of_sales * max(s.net_sales, 0.0)
+        s.firm.cash -= amount
+        s.frozen += amount
+        s.release = self.model.t + self.hold
+        s.forfeit |= forfeit
+
+    def suspend(self, s: RefStore) -> None:
+        s.status = SUSPENDED
+        s.suspended_until = self.model.t + max(1, round(self.cfg.suspension_weeks))
+        self.freeze(s, False)
+        s.firm.penalised[self.p] = True
+
+    def ban(self, s: RefStore, rng) -> None:
+        s.status = BANNED
+        self.freeze(s, rng.random() < self.cfg.forfeit_on_ban_probability)
+        s.firm.penalised[self.p] = True
+        s.firm.banned_now[self.p] = True
+        s.firm.ever_banned[self.p] = True
+        self.model.count_bans(1)
+
+
+class ReferenceModel(mesa.Model):
+    """Per-agent version of :class:`sim.core.model.MarketModel` (same config, same schedule)."""
+
+    def __init__(self, config: SimConfig, rng: int | None = None) -> None:
+        cfg = validate(config)
+        streams = make_streams((cfg.seed if rng is None else rng) + 7919, cfg.replicate)
+        super().__init__(rng=streams["mesa"])
+        self.cfg = cfg
+        self.rng_demand, self.rng_enforcement = streams["demand"], streams["enforcement"]
+        self.rng_decisions, self.rng_entry = streams["decisions"], streams["entry"]
+        self.rng_network = streams["network"]
+        self.calendar = Calendar(cfg)
+        self.n_steps, self.t = self.calendar.n_steps, -1
+        self.platform_agents = [
+            Platform(self, i, pc, self.calendar) for i, pc in enumerate(cfg.platforms.values())
+        ]
+        self.P = len(self.platform_agents)
+        self.platform_names = [p.name for p in self.platform_agents]
+        self.enforcers = [
+            RefEnforcer(self, i, cfg.policy.enforcement.get(n, EnforcementConfig()), self.calendar)
+            for i, n in enumerate(self.platform_names)
+        ]
+        self.ring_weeks = max(e.lag for e in self.enforcers) + 1
+        self.held_weeks = np.array([e.cfg.held_weeks_of_sales for e in self.enforcers])
+        b = cfg.behaviour
+        self.lift = math.exp(b.rating_sensitivity_per_star * b.fake_rating_gain_stars) - 1.0
+        self.margin = np.zeros(self.P)
+        pa = self.platform_agents
+        self.fixed_week = np.array([p.fixed_fee_per_week for p in pa])
+        self.per_order = np.array([p.cfg.per_order_fee_usd for p in pa])
+        self.running_cost = np.array([p.cfg.running_cost_per_week_usd for p in pa])
+        self.onboarding = np.array([p.cfg.onboarding_cost_usd for p in pa])
+        inc = cfg.incentives
+        self.own_store = (
+            self.platform_names.index(inc.own_store_platform)
+            if inc.own_store_platform in self.platform_names
+            else -1
+        )
+        self.subsidy_window = (
+            self.calendar.first_step_on_or_after(inc.own_store_subsidy_start),
+            self.calendar.last_step_on_or_before(inc.own_store_subsidy_end),
+        )
+        self.n0 = cfg.merchants.count
+        self.n0_by_origin = _split_count(self.n0, [cfg.merchants.origins[o].share for o in ORIGINS])
+        known = np.array([KNOWN_PLATFORMS.index(n) for n in self.platform_names])
+        sizes = []
+        for o, name in enumerate(ORIGINS):
+            oc = cfg.merchants.origins[name]
+            attrs = mr.draw_attributes(
+                oc, self.n0_by_origin[o], streams[f"population_{name}"], len(KNOWN_PLATFORMS)
+            )
+            prob = np.array(
+                [oc.initial_listing_probability.get(n, 0.0) for n in self.platform_names]
+            )
+            listing = (attrs.pop("u_listing")[:, known] < prob) & np.array(
+                [p.launched(0) for p in pa]
+            )
+            for i in range(self.n0_by_origin[o]):
+                f = self._new_firm(o, {k: v[i] for k, v in attrs.items()}, born=-1)
+                for p in np.flatnonzero(listing[i]):
+                    for _ in range(1 + int(f.extra_stores)):
+                        RefStore(self, f, int(p), -1)
+            sizes.append(attrs["size"])
+        all_sizes = np.concatenate(sizes)
+        self.subsidy_min_size = float(
+            np.quantile(all_sizes, inc.own_store_subsidy_min_size_quantile)
+        )
+        self.wired: set[RefMerchant] = set()
+        self.degree_ratio: dict[RefMerchant, float] = {}
+        self.rewire()
+        for f in self.merchants():
+            f.listed_last_week = f.listed()
+        self.listed_count = self._listed_count()
+        self.platform_weight_total = np.zeros(self.P)
+        self.merchant_steps = 0
+        self.banned_recorded = 0.0
+        self.weekly: dict[int, dict] = {}
+
+    # ------------------------------------------------------------- helpers
+    def _new_firm(self, origin: int, attrs: dict, born: int) -> RefMerchant:
+        f = RefMerchant(self, origin, attrs, born)
+        oc = self.cfg.merchants.origins[ORIGINS[origin]]
+        scale = self.cfg.demand.gmv_per_firm_per_week_usd / mr.expected_size(oc.size_pareto_alpha)
+        f.cash = oc.capital_weeks_of_sales * scale * f.size * mr.CASH_MARGIN
+        return f
+
+    def merchants(self) -> list[RefMerchant]:
+        return list(self.agents_by_type.get(RefMerchant, []))
+
+    def all_stores(self) -> list[RefStore]:
+        return [s for f in self.merchants() for s in f.stores]
+
+    def count_bans(self, k: int) -> None:
+        if self.t >= self.calendar.spinup:
+            self.banned_recorded += k
+
+    def _listed_count(self) -> np.ndarray:
+        return np.sum([f.listed() for f in self.merchants()], axis=0).astype(float)
+
+    def rewire(self) -> None:
+        """Chung-Lu ties among members (all at start; entrants every few weeks)."""
+        cfg = self.cfg.network
+        members = [f for f in self.merchants() if f.member]
+        old = [f for f in members if f in self.wired]
+        new = [f for f in members if f not in self.wired]
+        if cfg.topology != "none" and cfg.mean_degree > 0 and new:
+            pool = old + new
+            w = net.tie_weights(np.array([f.size for f in pool]), cfg)
+            k = round(len(new) * cfg.mean_degree / 2)
+            edges = net.draw_edges(
+                np.arange(len(old), len(pool)),
+                np.arange(len(pool)),
+                w,
+                k,
+                self.rng_network,
+                new_weight=w if not old else None,
+            )
+            for a, b in edges:
+                pool[a].peers.add(pool[b])
+                pool[b].peers.add(pool[a])
+        self.wired.update(members)
+        deg = {f: len(f.peers) for f in members}
+        mean = np.mean(list(deg.values())) if deg else 0.0
+        self.degree_ratio = {f: len(f.peers) / mean for f in self.merchants() if mean > 0}
+
+    # ---------------------------------------------------------------- step
+    def step(self) -> None:
+        """The weekly schedule of ``MarketModel.step``."""
+        self.t = self.steps - 1
+        firms = self.agents_by_type[RefMerchant]
+        gm = self.cfg.merchants.gross_margin_rate
+        for p in self.platform_agents:  # 0. fees
+            p.set_fees(self.t)
+            self.margin[p.index] = max(0.0, p.margin_rate(gm))
+        for f in firms:
+            f.penalised[:] = False
+            f.banned_now[:] = False
+            f.campaign_cost[:] = 0.0
+        self.agents_by_type[RefStore].do("step")  # 1. campaigns
+        for p in self.platform_agents:  # 2. trust and appeal
+            p.step()
+        self.demand()  # 3. demand
+        firms.do("book")  # 4. accounts
+        for e in self.enforcers:  # 5. enforcement, funds due
+            e.step()
+        self.release_funds()
+        firms.do("learn")  # 6. risk learning
+        firms.shuffle_do("step")  # 7. portfolio
+        self.entry_and_exit()  # 8.
+        self.record()  # 9.
+
+    def demand(self) -> None:
+        cfg, b = self.cfg, self.cfg.behaviour
+        weights = np.array([p.weight for p in self.platform_agents])
+        total = (
+            self.n0
+            * cfg.demand.gmv_per_firm_per_week_usd
+            * (1.0 + cfg.demand.growth_per_year) ** self.calendar.years_since_start(self.t)
+        )
+        sd = cfg.demand.noise_sd
+        noise = np.exp(sd * self.rng_demand.standard_normal(self.P) - sd * sd / 2.0)
+        d = split_demand(total, weights, noise)
+        for p in self.platform_agents:
+            p.demand = float(d[p.index])
+        stores = self.all_stores()
+        totals, num, den = np.zeros(self.P), np.zeros(self.P), np.zeros(self.P)
+        for f in self.merchants():
+            n_sel = f.n_selling()
+            for s in f.stores:
+                s.gmv = s.net_sales = 0.0
+                if s.selling:
+                    s.weight = float(
+                        dr.store_weight(
+                            f.size,
+                            n_sel[s.platform],
+                            f.quality + s.inflation,
+                            f.price,
+                            b.rating_sensitivity_per_star,
+                            b.price_sensitivity,
+                            b.store_count_exponent,
+                        )
+                    )
+                    totals[s.platform] += s.weight
+        self.platform_weight_total = totals
+        for s in stores:
+            if not s.selling:
+                continue
+            p, pl = s.platform, self.platform_agents[s.platform]
+            s.gmv = d[p] * s.weight / totals[p] if totals[p] > 0 else 0.0
+            referral = 0.0 if s.fee_holiday_until > self.t else s.gmv * pl.referral_rate
+            fees = (
+                referral
+                + s.gmv * pl.cfg.fulfilment_ads_rate
+                + self.per_order[p] * s.gmv / s.firm.price
+                + self.fixed_week[p]
+            )
+            s.net_sales = s.gmv * cfg.merchants.gross_margin_rate - fees
+            num[p] += s.gmv * s.inflation / max(b.fake_rating_gain_stars, 1e-12)
+            den[p] += s.gmv
+        for p in self.platform_agents:
+            p.prevalence = num[p.index] / den[p.index] if den[p.index] > 0 else 0.0
+
+    def release_funds(self) -> None:
+        for s in self.all_stores():
+            if s.frozen > 0 and s.release <= self.t:
+                if not s.forfeit and s.firm.alive:
+                    s.firm.cash += s.frozen
+                s.frozen, s.forfeit = 0.0, False
+
+    def entry_and_exit(self) -> None:
+        cfg = self.cfg
+        for f in self.merchants():
+            broke = f.cash < -cfg.merchants.bankruptcy_cash_weeks * f.running_cost
+            if self.rng_entry.random() < cfg.merchants.exit_hazard_per_week or broke:
+                f.exit()
+        growth = (1.0 + cfg.demand.growth_per_year) ** self.calendar.years_since_start(self.t)
+        for o, name in enumerate(ORIGINS):
+            oc = cfg.merchants.origins[name]
+            k = int(self.rng_entry.poisson(oc.entry_rate_per_week * self.n0_by_origin[o] * growth))
+            if k == 0:
+                continue
+            attrs = mr.draw_attributes(oc, k, self.rng_entry, len(KNOWN_PLATFORMS))
+            attrs.pop("u_listing")
+            alive = self.merchants()
+            risk = np.mean([f.risk for f in alive], axis=0) if alive else None
+            vetting = np.array([p.cfg.vetting_pass_probability for p in self.platform_agents])
+            for i in range(k):
+                f = self._new_firm(o, {key: v[i] for key, v in attrs.items()}, born=self.t)
+                if risk is not None:
+                    f.risk = risk.copy()
+                none = np.zeros(self.P, dtype=bool)
+                j, ok, prospective, _, _, cost, cash_in, gov = f.join_options(
+                    none, np.zeros(self.P, dtype=int)
+                )
+                ok &= f.cash + cash_in >= cost
+                join = best_only(
+                    (ok & (self.rng_entry.random(self.P) < vetting))[None, :], j[None, :]
+                )[0]
+                if not join.any():
+                    f.alive = False
+                    f.remove()  # a candidate that joins nothing never enters
+                    continue
+                p = int(np.flatnonzero(join)[0])
+                f.join(p, int(prospective[p]), cost[p], cash_in[p], gov)
+        if self.t % cfg.network.rewire_every_weeks == 0:
+            self.rewire()
+
+    def record(self) -> None:
+        firms = self.merchants()
+        listed = np.array([f.listed() for f in firms]).reshape(-1, self.P)
+        for f, row in zip(firms, listed, strict=True):
+            f.listed_last_week = row
+        self.listed_count = listed.sum(axis=0).astype(float)
+        self.merchant_steps += len(firms)
+        origin = np.array([f.origin for f in firms], dtype=int)
+        k = listed.sum(axis=1)
+        amazon = self.platform_names.index("amazon") if "amazon" in self.platform_names else -1
+        stores = [s for f in firms for s in f.stores if s.platform == amazon]
+        active = sum(s.selling for s in stores)
+        grey = sum(s.selling and s.campaign for s in stores)
+        self.weekly[self.t] = {
+            "amazon_cn": float(listed[origin == 0, amazon].sum()) if amazon >= 0 else 0.0,
+            "amazon_all": float(listed[:, amazon].sum()) if amazon >= 0 else 0.0,
+            "grey_amazon": grey / active if active else math.nan,
+            "multi_cn": float(((k >= 2) & (origin == 0)).sum()),
+            "listed_cn": float(((k > 0) & (origin == 0)).sum()),
+        }
+
+    @property
+    def running(self) -> bool:
+        return self.t + 1 < self.n_steps
+
+    @running.setter
+    def running(self, value) -> None:
+        pass  # mesa.Model sets it; the horizon decides
+
+    def run(self) -> ReferenceModel:
+        while self.running:
+            self.step()
+        return self
+
+    def summary(self) -> dict[str, float]:
+        """The outcomes the equivalence test compares (names as in the engine's summary)."""
+        end21 = self.calendar.last_step_on_or_before("2021-12-31")
+        w = self.weekly.get(end21)
+
+        def share(a: float, b: float) -> float:
+            return a / b if b > 0 else math.nan
+
+        return {
+            "cn_share_of_amazon_sellers_end_2021": share(w["amazon_cn"], w["amazon_all"]),
+            "grey_share_amazon_end_2021": w["grey_amazon"],
+            "multihoming_share_CN_end_2021": share(w["multi_cn"], w["listed_cn"]),
+            "stores_banned": self.banned_recorded,
+        }
