@@ -22,7 +22,7 @@ from sim.core.model import MarketModel
 from .model import ExplorerModel, headline, recorded
 
 FLOW_WEEKS = 12  # migration view: moves of the last this many weeks
-PLOT_SIZE = (6.4, 3.4)
+PLOT_SIZE = (6.4, 3.4)  # inches; fixed margins (a layout engine doubles the draw time)
 
 
 def _color(p: str) -> str:
@@ -52,7 +52,8 @@ def _crackdown(ax, market: MarketModel) -> None:
 
 def shares_figure(market: MarketModel) -> Figure:
     """Share of each origin's live firms listed on each platform, per week."""
-    fig = Figure(figsize=(PLOT_SIZE[0], PLOT_SIZE[1] * 1.15), layout="constrained")
+    fig = Figure(figsize=(PLOT_SIZE[0], PLOT_SIZE[1] * 1.15))
+    fig.subplots_adjust(left=0.1, right=0.98, top=0.92, bottom=0.22, wspace=0.06)
     axes = fig.subplots(1, 2, sharey=True)
     dates = _dates(market)
     listed = recorded(market, "listed_merchants")
@@ -70,7 +71,7 @@ def shares_figure(market: MarketModel) -> Figure:
     axes[0].set_ylabel("share listed on platform")
     fig.legend(
         *axes[0].get_legend_handles_labels(),
-        loc="outside lower center",
+        loc="lower center",
         ncol=6,
         fontsize=8,
         frameon=False,
@@ -80,7 +81,8 @@ def shares_figure(market: MarketModel) -> Figure:
 
 def grey_figure(market: MarketModel) -> Figure:
     """Share of each platform's active stores that bought fake reviews, per week."""
-    fig = Figure(figsize=PLOT_SIZE, layout="constrained")
+    fig = Figure(figsize=PLOT_SIZE)
+    fig.subplots_adjust(left=0.12, right=0.98, top=0.96, bottom=0.15)
     ax = fig.subplots()
     dates = _dates(market)
     grey = recorded(market, "grey_stores").sum(axis=2)
@@ -120,7 +122,8 @@ def flows_figure(market: MarketModel, weeks: int = FLOW_WEEKS) -> Figure:
     """Heat map of moves between platforms in the last ``weeks`` weeks (model firms)."""
     names = [*market.platform_names, "none"]
     m = flow_matrix(market, weeks)
-    fig = Figure(figsize=PLOT_SIZE, layout="constrained")
+    fig = Figure(figsize=PLOT_SIZE)
+    fig.subplots_adjust(left=0.2, right=0.98, top=0.91, bottom=0.27)
     ax = fig.subplots()
     ax.imshow(np.log1p(m), cmap="Oranges", aspect="auto")
     ax.set_xticks(range(len(names)), names, rotation=30, fontsize=8)
