@@ -383,3 +383,16 @@ def test_frozen_funds_released_after_hold_unless_forfeited(forfeit):
     assert R["new_bans"].sum() > 0
     if forfeit == 1.0:
         assert check.forfeited > 0.1 * check.released
+
+
+def test_enforcement_cost_is_audits_times_cost_every_week_even_when_tables_grow():
+    from sim import compose_config, run
+
+    cfg = compose_config(["merchants.count=300", "time.spinup_weeks=2"])  # tables grow ~5 times
+    ts = run(cfg).timeseries
+    amazon = ts[ts["platform"] == "amazon"]
+    audits = amazon.groupby("step")["audits"].sum()
+    cost = amazon.groupby("step")["enforcement_cost_usd"].first()  # platform-level column
+    per_audit = cfg.policy.enforcement["amazon"].cost_per_audit_usd
+    assert audits.sum() > 0
+    assert (cost == audits * per_audit).all()

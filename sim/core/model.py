@@ -126,6 +126,7 @@ class MarketModel(mesa.Model):
         self._store_groups = None  # store indices grouped by platform (enforcement)
         self._keep_rows = -1  # rows compaction would keep, counted by _record
         self._npow = np.zeros(0)  # max(n, 1) ** (theta - 1) by store count n
+        self.audit_cost = np.zeros(self.P)  # this week's enforcement cost per platform, USD
         self._alloc_week_buffers()
         self._alloc_store_scratch()
         sizes = []
@@ -187,13 +188,13 @@ class MarketModel(mesa.Model):
     # ------------------------------------------------------------------ setup
 
     def _alloc_week_buffers(self) -> None:
+        """Per-firm weekly buffers, sized to the firm table (re-made when it grows)."""
         n = self.firms.capacity
         self.penalised = np.zeros((n, self.P), dtype=bool)
         self.banned_now = np.zeros((n, self.P), dtype=bool)
         self.loss_cause = np.full((n, self.P), CAUSE["voluntary"], dtype=np.int8)
         self.gain_cause = np.full((n, self.P), CAUSE["join"], dtype=np.int8)
         self.degree_ratio = np.zeros(n)
-        self.audit_cost = np.zeros(self.P)
         # per (firm, platform): store rows below this index close at the next
         # apply (deferred closing, see _close_pairs); campaign cost per pair
         # (platform-major: the store loops visit them platform by platform)
