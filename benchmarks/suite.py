@@ -484,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child_reference(ns.n)))
         return 0
 
-    sizes = ns.sizes or ([1000, 10_000] if ns.quick else [1000, 10_000, 100_000, 1_000_000])
+    sizes = ns.sizes  # an empty --sizes runs no single-run sizes (sweep only)
+    if sizes is None:
+        sizes = [1000, 10_000] if ns.quick else [1000, 10_000, 100_000, 1_000_000]
     res: dict = {
         "when": dt.datetime.now().isoformat(timespec="seconds"),
         "machine": machine(),
