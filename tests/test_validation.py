@@ -208,11 +208,12 @@ def test_validation_command_bad_override(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_default_preset_meets_the_fitted_targets(tmp_path):
-    """Default preset, 5,000 firms, 2020-2025, seeds 0-2 (fixed): the stated bands hold.
+    """Calibrated default preset, 5,000 firms, 2020-2025, seeds 0-2 (fixed): the bands hold.
 
-    Tolerances are the accepted bands of targets.yaml. Targets the default
-    preset is known to miss (docs/validation.md) are checked to stay failing
-    in the documented direction, so a change shows up here either way.
+    Tolerances are the accepted bands of targets.yaml. The top-1,000 GMV share
+    (noisy at 3 replications: 10 model firms) is left out. The target the
+    default preset is known to miss (docs/validation.md) is checked to stay
+    failing in the documented direction, so a change shows up here either way.
     """
     rc = main(
         [
@@ -230,7 +231,9 @@ def test_default_preset_meets_the_fitted_targets(tmp_path):
         "cn_share_amazon_end_2021",
         "cn_share_amazon_drop_2021",
         "cn_amazon_stores_closed_2021_real",
+        "cn_firms_banned_off_amazon_2021_real",
         "stores_closed_per_firm_banned_2021",
+        "amazon_sellers_elsewhere_other_end_2021",
         "multihoming_cn_end_2023",
         "amazon_top_10000_gmv_share",
         "campaign_sales_lift",
@@ -240,10 +243,9 @@ def test_default_preset_meets_the_fitted_targets(tmp_path):
         "temu_seller_growth",
         "tiktok_shop_seller_growth",
         "ebay_seller_share_change",
+        "ebay_consumer_share_end_2025",
     ]
     failed = [i for i in must_pass if table.loc[i, "status"] != "pass"]
     assert not failed, table.loc[failed, ["mean", "accept_low", "accept_high"]]
-    # known misses, in their documented direction
+    # the known miss, in its documented direction
     assert table.loc["cn_share_amazon_new_high_2023", "mean"] < 0
-    assert table.loc["cn_firms_banned_off_amazon_2021_real", "mean"] > 3000
-    assert table.loc["amazon_sellers_elsewhere_other_end_2021", "mean"] < 0.87

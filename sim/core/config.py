@@ -125,7 +125,7 @@ class OriginConfig:
         lo=0,
         hi=1,
         doc="mean grey-practice propensity (Beta distributed, scales the perceived gain)",
-        source="He et al. 2022 (>80% of review buyers Chinese) [est]",
+        source="He et al. 2022 (>80% of review buyers Chinese) [est]; CN preset [calibrated]",
     )
     grey_propensity_concentration: float = param(
         4.0, unit="1", lo=0.1, hi=1000, doc="Beta concentration a+b of propensity"
@@ -349,6 +349,7 @@ class EnforcementConfig:
         lo=0,
         hi=1,
         doc="chance a store is audited in a week at full intensity",
+        source="[choice]; amazon preset [calibrated]",
     )
     targeting: str = param("random", unit="-", doc="who is audited", choices=TARGETING)
     targeting_strength: float = param(
@@ -410,6 +411,7 @@ class EnforcementConfig:
         lo=0,
         hi=1,
         doc="chance a suspended store is reinstated at the end (else banned)",
+        source="[choice]; amazon preset [calibrated]",
     )
     fund_hold_days: float = param(
         90.0,
@@ -548,15 +550,20 @@ class BehaviourConfig:
         source="He et al. 2022 ($5-10)",
     )
     campaign_horizon_weeks: float = param(
-        2.0, unit="weeks", lo=0, hi=52, doc="weeks of sales lift a merchant credits a campaign"
+        3.699,
+        unit="weeks",
+        lo=0,
+        hi=52,
+        doc="weeks of sales lift a merchant credits a campaign",
+        source="[calibrated]",
     )
     reputation_weakness_slope: float = param(
-        0.5,
+        0.8734,
         unit="1/star",
         lo=0,
         hi=10,
         doc="propensity added per star of quality below reference_rating",
-        source="Luca & Zervas 2016 (fraud likelier with weak reputation)",
+        source="Luca & Zervas 2016 (fraud likelier with weak reputation) [calibrated]",
     )
     reference_rating: float = param(
         4.4,
@@ -567,11 +574,12 @@ class BehaviourConfig:
         source="He et al. 2022 (~4.4)",
     )
     sanction_weeks_of_profit: float = param(
-        26.0,
+        21.19,
         unit="weeks",
         lo=0,
         hi=520,
         doc="profit a merchant expects to lose if caught (Becker penalty)",
+        source="[calibrated]",
     )
     initial_perceived_risk: float = param(
         0.0005,
@@ -584,23 +592,29 @@ class BehaviourConfig:
         0.05, unit="1/week", lo=0, hi=1, doc="weight of this week's signal in perceived risk"
     )
     peer_weight: float = param(
-        0.5,
+        0.8715,
         unit="1",
         lo=0,
         hi=1,
         doc="weight of peers' penalties vs own in the risk signal",
-        source="Korobow, Johnson & Axtell 2007 [choice]",
+        source="Korobow, Johnson & Axtell 2007 [calibrated]",
     )
     risk_salience: float = param(
-        5.0,
+        4.342,
         unit="1",
         lo=0,
         hi=1000,
         doc="perceived detection probability per observed penalty rate (observed penalties "
         "mostly hit campaigning stores)",
+        source="[calibrated]",
     )
     portfolio_review_probability_per_week: float = param(
-        0.08, unit="1/week", lo=0, hi=1, doc="chance a firm reviews its platform portfolio"
+        0.1219,
+        unit="1/week",
+        lo=0,
+        hi=1,
+        doc="chance a firm reviews its platform portfolio",
+        source="[calibrated]",
     )
     planning_horizon_weeks: float = param(
         52.0, unit="weeks", lo=1, hi=1040, doc="weeks over which joining costs are recouped"
@@ -615,11 +629,12 @@ class BehaviourConfig:
         source="seller consultants' reports of wrongful suspensions 2020 [est]",
     )
     channel_cost_exponent: float = param(
-        1.0,
+        0.5061,
         unit="1",
         lo=0,
         hi=5,
         doc="gamma: a firm on k channels pays each channel's running cost times k^gamma",
+        source="[calibrated]",
     )
     reliance_aversion: float = param(
         2.0,

@@ -209,6 +209,7 @@ def confirm_sweep(sweep, points: pd.DataFrame, names: list[str], reps: int, seed
 def plot_posterior(design, points: pd.DataFrame, mask: pd.Series, chosen: dict, base):
     """Prior sample vs accepted points per parameter; the chosen and previous defaults."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -236,6 +237,8 @@ def plot_posterior(design, points: pd.DataFrame, mask: pd.Series, chosen: dict, 
             ax.axvline(chosen[name], color="#d73027", lw=2, label="calibrated")
         if spec.log:
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         ax.set_title(
             name.replace("policy.enforcement.", "").replace("merchants.origins.", ""), fontsize=8
         )
