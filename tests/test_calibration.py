@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from sim.core.config import ConfigError
 from sim.engine.compose import compose_sweep
 from sim.engine.sweep import expand
 from sim.validation import calibrate
@@ -17,7 +18,7 @@ from sim.validation.targets import load_targets
 TINY = [
     "profile.merchants=60",
     "profile.spinup_weeks=2",
-    "profile.end_date=2022-06-27",
+    "profile.end_date=2023-12-25",  # the last fit target's date
     "profile.samples=5",
     "executor.workers=1",
     "progress=false",
@@ -36,7 +37,7 @@ def test_accept_takes_the_smallest_fraction_with_a_minimum_and_ties():
     # NaN never accepted, even at fraction 1
     assert not calibrate.accept(pts, 1.0)[2]
     assert calibrate.accept(pts, 1.0).sum() == 9
-    with pytest.raises(Exception, match="accept: must be in"):
+    with pytest.raises(ConfigError, match="accept: must be in"):
         calibrate.accept(pts, 0.0)
 
 
@@ -88,7 +89,23 @@ def test_confirm_sweep_reruns_points_on_a_fresh_seed():
         for part in k.split("."):
             got = got[part] if isinstance(got, dict) else getattr(got, part)
         assert got == pytest.approx(v, rel=1e-3)  # 4 significant digits
-    assert not ({s.run_id for s in cspecs} & {s.run_id for s in specs})
+    # fresh random streams: no (seed, replicate) pair of the search is reused
+    assert {(s.config.seed, s.replicate) for s in cspecs}.isdisjoint(
+        {(s.config.seed, s.replicate) for s in specs}
+    )
+    assert {s.config.seed for s in specs} == {sweep_seed(sweep)}
+
+
+def sweep_seed(sweep) -> int:
+    from sim.engine.compose import compose_config
+
+    return compose_config(list(sweep.experiment.base)).seed
+
+
+def test_yaml_float_reads_back_as_a_float():
+    for v in (5e-05, 0.006056, 3.699, 1234567.0, 2.0):
+        assert isinstance(yaml.safe_load(f"x: {calibrate.yaml_float(v)}")["x"], float)
+        assert yaml.safe_load(f"x: {calibrate.yaml_float(v)}")["x"] == pytest.approx(v, rel=1e-3)
 
 
 def test_calibration_command_at_tiny_size(tmp_path, capsys):
@@ -101,22 +118,45 @@ def test_calibration_command_at_tiny_size(tmp_path, capsys):
     conf = pd.read_csv(root / "calibration_confirm.csv")
     assert len(conf) == 2 and (conf["replications"] == 2).all()
     chosen = yaml.safe_load((root / "calibrated.yaml").read_text())
-    design = compose_sweep("calibration").experiment.design
-    assert set(chosen) == set(design.parameters)
+    sweep = compose_sweep("calibration", [o for o in TINY if not o.startswith("confirm")])
+    design_points, _ = expand(sweep)
+    assert set(chosen) == set(sweep.experiment.design.parameters)
     best = int(conf.sort_values("distance")["scenario"].iloc[0].split("_")[1])
-    row = pts.set_index("point_id").loc[best]
+    # the chosen values are the design's own point (not a row of the merged tables)
     for k, v in chosen.items():
-        spec = design.parameters[k]
-        assert spec.lower * 0.999 <= v <= spec.upper * 1.001
-        assert v == pytest.approx(row[f"param.{k}"], rel=1e-3)
+        assert isinstance(v, float)
+        assert v == pytest.approx(design_points[best].params[k], rel=1e-3)
+    # and the stored point table pairs every point with its design parameters
+    for rec in pts.to_dict("records"):
+        for k, v in design_points[int(rec["point_id"])].params.items():
+            assert rec[f"param.{k}"] == pytest.approx(v, rel=1e-12)
     post = pd.read_csv(root / "calibration_posterior.csv")
-    assert set(post["parameter"]) == set(design.parameters)
+    assert set(post["parameter"]) == set(sweep.experiment.design.parameters)
     assert (root / "figures" / "calibration_posterior.png").exists()
     assert "## Chosen values" in (root / "calibration.md").read_text()
     # resume and report-only give the same tables: nothing reruns, analysis is deterministic
     before = (root / "calibration_points.csv").read_bytes()
     assert calibrate.main([*TINY, f"results_dir={tmp_path}", "--report-only"]) == 0
     assert (root / "calibration_points.csv").read_bytes() == before
+    # report-only with another confirmation seed: those runs do not exist, so no choice is
+    # made and the previous choice is not left beside the new report
+    capsys.readouterr()
+    args = [*TINY, f"results_dir={tmp_path}", "--report-only", "confirm_seed=99"]
+    assert calibrate.main(args) == 0
+    assert "none of this design's runs is stored" in capsys.readouterr().err
+    assert not (root / "calibrated.yaml").exists()
+    assert "## Chosen values" not in (root / "calibration.md").read_text()
+    assert (root / "calibration_points.csv").read_bytes() == before
+
+
+def test_calibration_refuses_to_choose_without_measurable_targets(tmp_path, capsys):
+    short = [o for o in TINY if not o.startswith("profile.end_date")]
+    args = [*short, "profile.end_date=2022-06-27", f"results_dir={tmp_path}"]
+    assert calibrate.main(args) == 1
+    assert "no point has every fit target measured" in capsys.readouterr().err
+    pts = pd.read_csv(tmp_path / "calibration" / "calibration_points.csv")
+    assert np.isinf(pts["distance"]).all() and not pts["accepted"].any()
+    assert not (tmp_path / "calibration" / "calibrated.yaml").exists()
 
 
 def test_calibration_command_bad_option(tmp_path, capsys):
@@ -124,4 +164,9 @@ def test_calibration_command_bad_option(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: accept: must be in (0, 1]")
     assert calibrate.main(["confirm=many", f"results_dir={tmp_path}"]) == 2
     assert "confirm: expected an integer" in capsys.readouterr().err
+    # the confirmation is checked before the search runs
+    assert calibrate.main(["confirm_seed=20210425", f"results_dir={tmp_path}"]) == 2
+    assert "confirm_seed: must differ" in capsys.readouterr().err
+    assert calibrate.main(["confirm_seed=-1", f"results_dir={tmp_path}"]) == 2
+    assert "seed" in capsys.readouterr().err
     assert not (tmp_path / "calibration").exists()

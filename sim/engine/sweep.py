@@ -507,7 +507,9 @@ def run_sweep(
         finally:
             bar.close()
     wall = time.perf_counter() - t0
-    store.write_json("provenance.json", _sweep_provenance(sweep, started, len(specs)))
+    if todo or store.read_json("provenance.json") is None:
+        # a resume with nothing left to run keeps the provenance of the runs it found
+        store.write_json("provenance.json", _sweep_provenance(sweep, started, len(specs)))
     return SweepReport(len(specs), n_done, n_failed, len(specs) - len(todo), wall, root)
 
 

@@ -31,7 +31,6 @@ presets is a reviewed, manual step (the presets cite this procedure).
 from __future__ import annotations
 
 import copy
-import dataclasses
 import datetime as dt
 import hashlib
 import math
@@ -62,13 +61,24 @@ OPTIONS = {"accept": 0.05, "confirm": 10, "confirm_replications": 10, "confirm_s
 # ------------------------------------------------------------------- analysis
 
 
-def measured_points(targets: TargetSet, root: str | Path) -> pd.DataFrame:
-    """Per-run target values of a stored sweep, with ``point_id`` and ``scenario``."""
+def measured_points(
+    targets: TargetSet, root: str | Path, run_ids: set[str] | None = None
+) -> pd.DataFrame:
+    """Per-run target values of a stored sweep, with ``point_id``, ``scenario``, ``param.*``.
+
+    With ``run_ids`` (the runs of the design asked for), only those runs are
+    used, and a design none of whose runs is stored is an error: the store may
+    hold another design's runs (a report-only call with other options).
+    """
     from sim.analysis.load import load_flows, load_summary, load_timeseries
 
     summary = load_summary(root)
+    if run_ids is not None and len(summary):
+        summary = summary[summary["run_id"].isin(run_ids)].reset_index(drop=True)
     if summary.empty:
-        raise FileNotFoundError(f"{root}: no successful runs stored (run the sweep first)")
+        raise FileNotFoundError(
+            f"{root}: none of this design's runs is stored (run without --report-only)"
+        )
     values = measure_runs(targets, summary, load_timeseries(root), load_flows(root))
     params = [c for c in summary.columns if c.startswith("param.")]
     keys = summary[["run_id", "point_id", "scenario", *params]]
@@ -90,7 +100,9 @@ def point_distances(targets: TargetSet, values: pd.DataFrame, by: str = "point_i
         row.update({f"mean.{t}": m for t, m in zip(table["id"], table["mean"], strict=True)})
         row["fit_passed"] = int((table["status"] == "pass").sum())
         row["fit_targets"] = len(table)
-        row["distance"] = fit_distance(table, "fit")
+        measured = np.isfinite(table["mean"].astype(float)).all()
+        # a fit target that cannot be measured must not make a point look better
+        row["distance"] = fit_distance(table, "fit") if measured else math.inf
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -135,7 +147,7 @@ def posterior_table(design, points: pd.DataFrame, mask: pd.Series, base) -> pd.D
                 "prior_low": spec.lower,
                 "prior_high": spec.upper,
                 "prior_scale": "log" if spec.log else "linear",
-                "default_before": float(get_value(base, name)),
+                "default_now": float(get_value(base, name)),
                 "accepted_q10": float(q.iloc[0]),
                 "accepted_median": float(q.iloc[1]),
                 "accepted_q90": float(q.iloc[2]),
@@ -170,6 +182,15 @@ def override_value(v: Any) -> str:
     if isinstance(v, int | np.integer):
         return str(int(v))
     return f"{float(v):.4g}"
+
+
+def yaml_float(v: float) -> str:
+    """``override_value`` spelled so that YAML 1.1 loaders read a float (``5.0e-05``)."""
+    text = override_value(v)
+    mant, e, exp = text.partition("e")
+    if "." not in mant:
+        mant += ".0"
+    return f"{mant}e{exp}" if e else mant
 
 
 def rounded(params: dict[str, Any]) -> dict[str, float]:
@@ -232,7 +253,7 @@ def plot_posterior(design, points: pd.DataFrame, mask: pd.Series, chosen: dict, 
         ax2 = ax.twinx()
         ax2.hist(col[mask], bins=bins, color="#2166ac", alpha=0.7, label="accepted")
         ax2.set_yticks([])
-        ax.axvline(float(get_value(base, name)), color="k", ls=":", label="previous default")
+        ax.axvline(float(get_value(base, name)), color="k", ls=":", label="current default")
         if name in chosen:
             ax.axvline(chosen[name], color="#d73027", lw=2, label="calibrated")
         if spec.log:
@@ -254,7 +275,7 @@ def plot_posterior(design, points: pd.DataFrame, mask: pd.Series, chosen: dict, 
     ]
     fig.legend(
         handles,
-        ["prior (all points)", "accepted (ABC)", "previous default", "calibrated"],
+        ["prior (all points)", "accepted (ABC)", "current default", "calibrated"],
         loc="lower center",
         ncol=4,
         fontsize=8,
@@ -319,7 +340,7 @@ def write_report(
             "copy into the presets by hand.",
             f"# experiment {sweep.experiment.name}, profile {sweep.profile.name}, "
             f"git {prov['git_sha']}, design sha256 {prov['design_sha256']}",
-            *(f"{k}: {override_value(v)}" for k, v in sorted(chosen.items())),
+            *(f"{k}: {yaml_float(v)}" for k, v in sorted(chosen.items())),
         ]
         (root / "calibrated.yaml").write_text("\n".join(lines) + "\n")
         out.append(root / "calibrated.yaml")
@@ -384,6 +405,28 @@ def _parse(args: list[str]) -> tuple[dict[str, Any], list[str], bool]:
     return opts, rest, report_only
 
 
+def _stage1(targets, sweep, specs, opts, base):
+    """Stage-1 tables from the store: points, acceptance, posterior, correlations."""
+    from sim.engine.sweep import experiment_dir
+
+    design = sweep.experiment.design
+    names = sorted(design.parameters)
+    reps = len({s.replicate for s in specs})
+    values = measured_points(targets, experiment_dir(sweep), {s.run_id for s in specs})
+    points = point_distances(targets, values)
+    # a point measured on fewer replications than designed (failed runs) is never accepted
+    points.loc[points["replications"] < reps, "distance"] = math.inf
+    params = values.groupby("point_id")[[f"param.{n}" for n in names]].first().reset_index()
+    points = params.merge(points, on="point_id")
+    mask = accept(points, opts["accept"])
+    return (
+        points,
+        mask,
+        posterior_table(design, points, mask, base),
+        correlations(design, points, mask),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run (or resume) both stages and write the report; return the exit status."""
     from sim.engine.compose import compose_config, compose_sweep
@@ -398,52 +441,73 @@ def main(argv: list[str] | None = None) -> int:
         targets = load_targets()
         sweep = compose_sweep("calibration", [f"run_function={RUN_FUNCTION}", *rest])
         pts, specs = expand(sweep)
-        if not report_only:
-            rep = run_sweep(sweep, specs, pts)
-            print(rep.line())
-            failed += rep.failed
-        root = experiment_dir(sweep)
-        design = dataclasses.replace(sweep.experiment.design)
-        names = sorted(design.parameters)
+        names = sorted(sweep.experiment.design.parameters)
         base = compose_config([*sweep.experiment.base, *profile_overrides(sweep.profile)])
-        values = measured_points(targets, root)
-        points = point_distances(targets, values)
-        params = values.groupby("point_id")[[f"param.{n}" for n in names]].first().reset_index()
-        points = params.merge(points, on="point_id")
-        mask = accept(points, opts["accept"])
-        posterior = posterior_table(design, points, mask, base)
-        corr = correlations(design, points, mask)
-        best = points[mask].sort_values(["distance", "point_id"]).head(opts["confirm"])
-        conf = confirm_sweep(sweep, best, names, opts["confirm_replications"], opts["confirm_seed"])
-        if not report_only:
-            rep2 = run_sweep(conf)
-            print(rep2.line())
-            failed += rep2.failed
-        confirm, chosen = None, None
-        conf_root = experiment_dir(conf)
-        try:
-            cvals = measured_points(targets, conf_root)
-        except FileNotFoundError:
-            cvals = None
-        if cvals is not None:
-            confirm = point_distances(targets, cvals, by="scenario")
-            confirm.insert(
-                1,
-                "stage1_distance",
-                confirm["scenario"].map(
-                    {
-                        f"point_{int(p):04d}": d
-                        for p, d in zip(best.point_id, best.distance, strict=True)
-                    }
-                ),
+        if opts["confirm_seed"] == base.seed:
+            raise ConfigError(
+                f"confirm_seed: must differ from the search's root seed {base.seed} "
+                "(the confirmation reruns points on fresh random streams)"
             )
-            confirm = confirm.sort_values(["distance", "scenario"], ignore_index=True)
-            top = int(confirm["scenario"].iloc[0].split("_")[1])
-            row = points.loc[points["point_id"] == top].iloc[0]
-            chosen = rounded({n: row[f"param.{n}"] for n in names})
+        # check the confirmation sweep before the search runs (bad seed, bad keys)
+        probe = pd.DataFrame(
+            [
+                {"point_id": p.point_id, **{f"param.{k}": v for k, v in p.params.items()}}
+                for p in pts[: opts["confirm"]]
+            ]
+        )
+        _, probe_specs = expand(
+            confirm_sweep(sweep, probe, names, opts["confirm_replications"], opts["confirm_seed"])
+        )
+        if {s.config.seed for s in probe_specs} & {s.config.seed for s in specs}:
+            raise ConfigError("confirm_seed: the confirmation would reuse the search's seeds")
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    root = experiment_dir(sweep)
+    if not report_only:
+        rep = run_sweep(sweep, specs, pts)
+        print(rep.line())
+        failed += rep.failed
+    try:
+        points, mask, posterior, corr = _stage1(targets, sweep, specs, opts, base)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    # the stage-1 report stands on its own (kept if stage 2 is interrupted)
+    for stale in ("calibrated.yaml", "calibration_confirm.csv"):
+        (root / stale).unlink(missing_ok=True)
+    write_report(root, sweep, points, mask, posterior, corr, None, None, opts, base)
+    best = points[mask].sort_values(["distance", "point_id"]).head(opts["confirm"])
+    if best.empty:
+        print(
+            "error: no point has every fit target measured (does the horizon reach the last "
+            "fit target's date, end of 2023? did runs fail?); nothing to confirm",
+            file=sys.stderr,
+        )
+        return 1
+    conf = confirm_sweep(sweep, best, names, opts["confirm_replications"], opts["confirm_seed"])
+    _, conf_specs = expand(conf)
+    if not report_only:
+        rep2 = run_sweep(conf, conf_specs)
+        print(rep2.line())
+        failed += rep2.failed
+    confirm, chosen = None, None
+    try:
+        cvals = measured_points(targets, experiment_dir(conf), {s.run_id for s in conf_specs})
+    except FileNotFoundError as exc:
+        print(f"no confirmation: {exc}", file=sys.stderr)
+        cvals = None
+    if cvals is not None:
+        confirm = point_distances(targets, cvals, by="scenario")
+        confirm.loc[confirm["replications"] < opts["confirm_replications"], "distance"] = math.inf
+        stage1 = {
+            f"point_{int(p):04d}": d for p, d in zip(best.point_id, best.distance, strict=True)
+        }
+        confirm.insert(1, "stage1_distance", confirm["scenario"].map(stage1))
+        confirm = confirm.sort_values(["distance", "scenario"], ignore_index=True)
+        top = int(confirm["scenario"].iloc[0].split("_")[1])
+        row = points.loc[points["point_id"] == top].iloc[0]
+        chosen = rounded({n: row[f"param.{n}"] for n in names})
     for path in write_report(
         root, sweep, points, mask, posterior, corr, confirm, chosen, opts, base
     ):
