@@ -237,3 +237,35 @@ def test_flows_agree_with_event_counts():
     assert len(lost) > 0
     for (step, platform), n in lost.items():
         assert banned[(step, platform)] >= 1, (step, platform, n)
+
+
+def _models_alive() -> int:
+    import gc
+
+    gc.collect()
+    return sum(isinstance(o, MarketModel) for o in gc.get_objects())
+
+
+def test_finished_runs_release_their_models():
+    """A sweep worker runs thousands of models: none may outlive its run (mesa issue #3179).
+
+    Under mesa 3.3 a class-level registry kept every model alive (~6 MB per
+    2,000-firm run; a 3,840-run Sobol sweep ran out of memory).
+    """
+    from sim.engine.compose import compose_sweep
+    from sim.engine.sweep import expand, simulate
+    from sim.validation.run import simulate as validation_simulate
+
+    before = _models_alive()
+    cfg = compose("merchants.count=60", "time.spinup_weeks=2", "time.end_date=2020-06-29")
+    for _ in range(3):
+        run(cfg)
+    sweep = compose_sweep(
+        "validation",
+        ["profile.merchants=60", "profile.spinup_weeks=2", "profile.end_date=2020-06-29"],
+    )
+    _, specs = expand(sweep)
+    for spec in specs[:2]:
+        simulate(spec)
+        validation_simulate(spec)
+    assert _models_alive() == before

@@ -49,6 +49,21 @@ def default_config() -> SimConfig:
     return default_sim_config()
 
 
+def release_model(model: mesa.Model) -> None:
+    """Let a finished model be garbage-collected: drop mesa's class-level reference to it.
+
+    Mesa 3.3 numbers agents per model in ``mesa.Agent._ids``, a class attribute
+    keyed by the model, so every model ever built stays in memory for the life
+    of the process (mesa issue #3179, fixed in later 3.x by mesa PR #3180, which
+    removed ``_ids``). A sweep worker running thousands of models then grows
+    without bound. Call this once the model will create no more agents (after
+    its tables are taken); with newer mesa it does nothing.
+    """
+    ids = getattr(mesa.Agent, "_ids", None)
+    if isinstance(ids, dict):
+        ids.pop(model, None)
+
+
 class MarketModel(mesa.Model):
     """Weekly model of merchants, platforms and enforcement.
 

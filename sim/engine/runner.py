@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sim.core.config import EnforcementConfig, SimConfig, validate
-from sim.core.model import MarketModel
+from sim.core.model import MarketModel, release_model
 
 from .provenance import config_hash, provenance
 
@@ -118,6 +118,7 @@ def run(config: SimConfig | None = None, *, steps: int | None = None) -> RunResu
     ts = timeseries_frame(model)
     fl = flows_frame(model)
     summary = summarize(model, ts, fl, wall)
+    release_model(model)
     return RunResult(ts, fl, summary, config, started=started, ended=time.time())
 
 

@@ -215,7 +215,7 @@ def portfolio_transitions(model, first: dict, second: dict) -> pd.DataFrame:
 
 def simulate(spec: RunSpec) -> dict[str, Any]:
     """Run one spec; return its tables and summary (the default run function)."""
-    from sim.core.model import MarketModel
+    from sim.core.model import MarketModel, release_model
 
     from .runner import flows_frame, summarize, timeseries_frame
 
@@ -237,6 +237,7 @@ def simulate(spec: RunSpec) -> dict[str, Any]:
         port = portfolio_transitions(model, snaps[0], snaps[1])
         port.insert(0, "date_to", pd.Timestamp(cal.date(snap_steps[1])))
         port.insert(0, "date_from", pd.Timestamp(cal.date(snap_steps[0])))
+    release_model(model)
     return {"timeseries": ts, "flows": fl, "summary": summary, "portfolios": port}
 
 

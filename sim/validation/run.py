@@ -26,7 +26,7 @@ MEASURE_DATE = "2021-12-31"
 
 def simulate(spec: RunSpec) -> dict[str, Any]:
     """Run one spec; return its tables and summary with ``validation`` measures."""
-    from sim.core.model import MarketModel
+    from sim.core.model import MarketModel, release_model
     from sim.engine.runner import flows_frame, summarize, timeseries_frame
 
     reference = load_targets().reference_merchants
@@ -57,4 +57,5 @@ def simulate(spec: RunSpec) -> dict[str, Any]:
         port = portfolio_transitions(model, snaps[0], snaps[1])
         port.insert(0, "date_to", pd.Timestamp(cal.date(snap_steps[1])))
         port.insert(0, "date_from", pd.Timestamp(cal.date(snap_steps[0])))
+    release_model(model)
     return {"timeseries": ts, "flows": fl, "summary": summary, "portfolios": port}
