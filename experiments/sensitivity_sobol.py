@@ -42,9 +42,13 @@ def make_figures(root: Path, sweep) -> list[Path]:
         verdict = (
             "adequate"
             if r["adequate"]
-            else "TOO SMALL (significantly negative indices or CIs wider than +-0.25)"
+            else "TOO SMALL (significantly negative indices, CIs wider than +-0.25, "
+            "or first-order indices summing significantly above 1)"
         )
-        print(f"sample for {r['outcome']}: {verdict}; widest CI +-{r['max_conf_half_width']:.2f}")
+        print(
+            f"sample for {r['outcome']}: {verdict}; widest CI +-{r['max_conf_half_width']:.2f}; "
+            f"sum of S1 {r['sum_S1']:.2f}"
+        )
     out += save_figure(sensitivity.plot_sobol(indices), root, "sobol", sweep)
     return out
 

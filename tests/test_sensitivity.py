@@ -118,6 +118,32 @@ def test_adequacy_flags_significantly_negative_indices():
     )
     a = sensitivity.sample_adequacy(idx).iloc[0]
     assert not a["adequate"] and a["significantly_negative"] == 1 and a["wide_intervals"] == 1
+    assert not a["sum_S1_above_one"]
+
+
+def test_adequacy_flags_first_order_indices_summing_above_one():
+    def frame(s1: list[float], conf: float) -> pd.DataFrame:
+        n = len(s1)
+        return pd.DataFrame(
+            {
+                "outcome": ["y"] * n,
+                "parameter": [f"p{i}" for i in range(n)],
+                "S1": s1,
+                "S1_conf": [conf] * n,
+                "ST": [v + 0.1 for v in s1],
+                "ST_conf": [conf] * n,
+                "S1_significantly_negative": [False] * n,
+                "ST_significantly_negative": [False] * n,
+                "rank": list(range(1, n + 1)),
+            }
+        )
+
+    # sum 1.6, half-width of the sum 0.1 * 2 = 0.2: significantly above 1
+    a = sensitivity.sample_adequacy(frame([0.4] * 4, 0.1)).iloc[0]
+    assert a["sum_S1_above_one"] and not a["adequate"]
+    # sum 1.2 but half-width 0.24 * 2 = 0.48: consistent with <= 1
+    b = sensitivity.sample_adequacy(frame([0.3] * 4, 0.24)).iloc[0]
+    assert not b["sum_S1_above_one"] and b["adequate"]
 
 
 def test_analysis_refuses_a_store_that_does_not_match_its_design(tmp_path):

@@ -199,18 +199,25 @@ def sample_adequacy(indices: pd.DataFrame, wide: float = 0.25) -> pd.DataFrame:
     decomposition to be trusted) or when an interval is so wide (half-width
     above ``wide``) that no index is resolved, which with a very small sample
     hides negative estimates. ``wide_intervals`` counts the wide intervals.
+    First-order indices cannot sum to more than 1; ``sum_S1_above_one`` is True
+    when the sum exceeds 1 by more than its 95% half-width (the indices' half-widths
+    combined in quadrature), which also makes the sample inadequate.
     """
     rows = []
     for o, g in indices.groupby("outcome", sort=False):
         neg = int(g["S1_significantly_negative"].sum() + g["ST_significantly_negative"].sum())
+        half = float(max(g["S1_conf"].max(), g["ST_conf"].max()))
+        total = float(g["S1"].sum())
+        above = bool(total - float(np.sqrt((g["S1_conf"] ** 2).sum())) > 1.0)
         rows.append(
             {
                 "outcome": o,
                 "significantly_negative": neg,
-                "max_conf_half_width": float(max(g["S1_conf"].max(), g["ST_conf"].max())),
+                "max_conf_half_width": half,
                 "wide_intervals": int((g["S1_conf"] > wide).sum() + (g["ST_conf"] > wide).sum()),
-                "sum_S1": float(g["S1"].sum()),
-                "adequate": bool(neg == 0 and max(g["S1_conf"].max(), g["ST_conf"].max()) <= wide),
+                "sum_S1": total,
+                "sum_S1_above_one": above,
+                "adequate": bool(neg == 0 and half <= wide and not above),
             }
         )
     return pd.DataFrame(rows)
