@@ -48,22 +48,10 @@ def main(
 
 def save_figure(fig, root: Path, name: str, sweep) -> list[Path]:
     """Save ``fig`` as ``<root>/figures/<name>.png`` and ``.pdf`` with provenance metadata."""
-    import datetime as dt
-    import hashlib
-
     from sim.analysis.figures import save
-    from sim.engine.provenance import git_version
+    from sim.engine.provenance import figure_provenance
 
-    design = root / "design.json"
-    prov = {
-        **git_version(),
-        "experiment": sweep.experiment.name,
-        "profile": sweep.profile.name,
-        "design_sha256": hashlib.sha256(design.read_bytes()).hexdigest()
-        if design.exists()
-        else None,
-        "made_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+    prov = figure_provenance(root, sweep.experiment.name, sweep.profile.name)
     return save(fig, root / "figures" / name, prov, ("png", "pdf"))
 
 

@@ -72,6 +72,21 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
+def figure_provenance(root: str | Path, experiment: str, profile: str, **extra: Any) -> dict:
+    """Provenance written into a sweep's figures: code version, study, profile, design hash."""
+    design = Path(root) / "design.json"
+    return {
+        **git_version(),
+        "experiment": experiment,
+        "profile": profile,
+        "design_sha256": hashlib.sha256(design.read_bytes()).hexdigest()
+        if design.exists()
+        else None,
+        **extra,
+        "made_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
 def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="seconds")
 

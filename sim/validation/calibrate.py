@@ -31,8 +31,6 @@ presets is a reviewed, manual step (the presets cite this procedure).
 from __future__ import annotations
 
 import copy
-import datetime as dt
-import hashlib
 import math
 import sys
 from pathlib import Path
@@ -309,7 +307,7 @@ def write_report(
 ) -> list[Path]:
     """Write the calibration tables, the chosen overrides and the figure under ``root``."""
     from sim.analysis.figures import save
-    from sim.engine.provenance import git_version
+    from sim.engine.provenance import figure_provenance
 
     out = []
     pts = points.assign(accepted=mask.to_numpy())
@@ -323,17 +321,7 @@ def write_report(
     if confirm is not None:
         confirm.to_csv(root / "calibration_confirm.csv", index=False)
         out.append(root / "calibration_confirm.csv")
-    design = root / "design.json"
-    prov = {
-        **git_version(),
-        "experiment": sweep.experiment.name,
-        "profile": sweep.profile.name,
-        "design_sha256": hashlib.sha256(design.read_bytes()).hexdigest()
-        if design.exists()
-        else None,
-        "options": options,
-        "made_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+    prov = figure_provenance(root, sweep.experiment.name, sweep.profile.name, options=options)
     if chosen:
         lines = [
             "# Calibrated parameter values (python -m sim.validation.calibrate); "

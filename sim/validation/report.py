@@ -5,8 +5,6 @@ Reads only stored results (``sim.analysis.load``); never reruns the model.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import math
 from pathlib import Path
 
@@ -141,7 +139,7 @@ def write_report(root: Path, targets: TargetSet, sweep=None) -> list[Path]:
     """Measure the stored runs under ``root`` and write the table and figure there."""
     from sim.analysis.figures import save
     from sim.analysis.load import load_flows, load_summary, load_timeseries
-    from sim.engine.provenance import git_version
+    from sim.engine.provenance import figure_provenance
 
     summary = load_summary(root)
     if summary.empty:
@@ -161,16 +159,7 @@ def write_report(root: Path, targets: TargetSet, sweep=None) -> list[Path]:
     )
     md.write_text(head + markdown_table(table))
     out.append(md)
-    design = root / "design.json"
-    prov = {
-        **git_version(),
-        "experiment": "validation",
-        "profile": profile,
-        "design_sha256": hashlib.sha256(design.read_bytes()).hexdigest()
-        if design.exists()
-        else None,
-        "made_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+    prov = figure_provenance(root, "validation", profile)
     out += save(
         plot_model_vs_observed(table), root / "figures" / "model_vs_observed", prov, ("png", "pdf")
     )
