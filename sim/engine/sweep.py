@@ -22,6 +22,7 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,23 @@ def portfolio_transitions(model, first: dict, second: dict) -> pd.DataFrame:
 
 def simulate(spec: RunSpec) -> dict[str, Any]:
     """Run one spec; return its tables and summary (the default run function)."""
+    return simulate_with(spec)
+
+
+def simulate_with(
+    spec: RunSpec,
+    measure: Callable[[Any], dict[str, Any]] | None = None,
+    measure_date: str | None = None,
+    key: str = "measures",
+) -> dict[str, Any]:
+    """Run one spec as :func:`simulate` does, optionally measuring the live model once.
+
+    With ``measure``, it is called on the model after the last step on or before
+    ``measure_date``; its dict goes into the summary under ``key`` (the store
+    flattens it to ``<key>.<name>`` columns) and its time is left out of the
+    run's wall time. Tables and the rest of the summary are those of
+    :func:`simulate`, bit for bit.
+    """
     from sim.core.model import MarketModel, release_model
 
     from .runner import flows_frame, summarize, timeseries_frame
@@ -223,15 +241,24 @@ def simulate(spec: RunSpec) -> dict[str, Any]:
     model = MarketModel(spec.config)
     cal = model.calendar
     snap_steps = [cal.last_step_on_or_before(d) for d in spec.snapshot_dates[:2]]
+    measure_step = cal.last_step_on_or_before(measure_date) if measure else None
     snaps: list[dict] = []
+    extra: dict[str, Any] = {}
+    measure_time = 0.0
     while model.running:
         model.step()
         if model.t in snap_steps:
             snaps.append(_snapshot(model))
-    wall = time.perf_counter() - t0
+        if model.t == measure_step:
+            m0 = time.perf_counter()
+            extra = measure(model)
+            measure_time = time.perf_counter() - m0
+    wall = time.perf_counter() - t0 - measure_time
     ts = timeseries_frame(model)
     fl = flows_frame(model)
     summary = summarize(model, ts, fl, wall)
+    if extra:
+        summary[key] = extra
     port = None
     if len(snaps) == 2:
         port = portfolio_transitions(model, snaps[0], snaps[1])
