@@ -1,0 +1,86 @@
+"""Paired before the shock: every policy preset equals ``policy=none`` until its own start.
+
+Composes *every* preset on disk (a future preset cannot escape the check) and
+compares it with ``policy=none`` at the same seed and replicate: every row of
+the weekly table and of the flows dated before the preset's earliest
+enforcement start must be identical, and so must every summary value taken
+before the crackdown. A preset that audits or deletes reviews before its start
+(e.g. a rival platform with ``baseline_intensity > 0``) fails here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+
+from sim import run
+from sim.core.config import EnforcementConfig
+from sim.engine.compose import compose_config, group_options
+
+# small world, recorded from 2020-01-06 until a quarter past the 2021 crackdown
+PAIRING = ("merchants.count=600", "time.spinup_weeks=8", "time.end_date=2021-08-02")
+
+
+def preset_start(policy: str) -> dt.date:
+    """Earliest start date of the preset's enforcement entries that do anything."""
+    cfg = compose_config([f"policy={policy}", *PAIRING])
+    inert = EnforcementConfig()
+    starts = [
+        dt.date.fromisoformat(e.start_date)
+        for e in cfg.policy.enforcement.values()
+        if e != inert and (e.audit_probability_per_week > 0 or e.review_deletion_rate > 0)
+    ]
+    assert starts, f"policy={policy} enforces nothing"
+    return min(starts)
+
+
+@pytest.fixture(scope="module")
+def none_run():
+    return run(compose_config(["policy=none", *PAIRING]))
+
+
+ENFORCING = [p for p in group_options("policy") if p != "none"]
+
+
+@pytest.mark.parametrize("policy", ENFORCING)
+def test_every_policy_preset_is_none_before_its_own_start(policy, none_run):
+    start = pd.Timestamp(preset_start(policy))
+    res = run(compose_config([f"policy={policy}", *PAIRING]))
+    before = [
+        (none_run.timeseries, res.timeseries),
+        (none_run.flows, res.flows),
+    ]
+    for a, b in before:
+        a = a[a["date"] < start].reset_index(drop=True)
+        b = b[b["date"] < start].reset_index(drop=True)
+        assert len(a) > 0
+        assert_frame_equal(a, b, check_exact=True)
+    for key, value in none_run.summary.items():
+        if key.endswith("_before_crackdown"):
+            assert res.summary[key] == value, key
+    # ... and the preset does act after its start (otherwise the check is empty)
+    after_a = none_run.timeseries[none_run.timeseries["date"] >= start]
+    after_b = res.timeseries[res.timeseries["date"] >= start]
+    assert after_b["audits"].sum() > 0
+    assert not after_a.reset_index(drop=True).equals(after_b.reset_index(drop=True))
+
+
+def test_pairing_check_catches_enforcement_before_the_start(none_run):
+    """The check is not empty: background audits on a rival before the start break it."""
+    res = run(
+        compose_config(
+            [
+                "policy=coordinated",
+                "policy.enforcement.ebay.baseline_intensity=0.2",
+                *PAIRING,
+            ]
+        )
+    )
+    start = pd.Timestamp(preset_start("coordinated"))
+    a = none_run.timeseries[none_run.timeseries["date"] < start].reset_index(drop=True)
+    b = res.timeseries[res.timeseries["date"] < start].reset_index(drop=True)
+    assert b["audits"].sum() > 0
+    assert not a.equals(b)
