@@ -175,16 +175,10 @@ class RefMerchant(mesa.Agent):
         for j in self.peers:
             hits += j.penalised
             seen += j.penalised | j.listed() | j.listed_last_week
-        peer = hits / np.maximum(seen, 1.0)
+        peer = mr.peer_penalty_share(hits, seen)
         own = self.penalised.astype(float)
-        self.risk = mr.update_risk(
-            self.risk[None, :],
-            own[None, :],
-            peer[None, :],
-            np.array([self.member]),
-            b.risk_learning_rate,
-            b.peer_weight,
-        )[0]
+        w = b.peer_weight if self.member else 0.0
+        self.risk = mr.update_risk(self.risk, mr.risk_signal(own, peer, w), b.risk_learning_rate)
 
     # -- phase 7 (and entry)
     def values(self, listed: np.ndarray, n_selling: np.ndarray):

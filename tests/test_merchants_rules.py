@@ -9,6 +9,7 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
+from sim.core import kernels as kn
 from sim.core import merchants as mr
 from sim.core import network as net
 from sim.core.config import KNOWN_PLATFORMS, OriginConfig
@@ -31,10 +32,10 @@ def test_effective_propensity_never_negative():
 
 def test_campaign_reviews_has_a_minimum():
     got = mr.campaign_reviews(
-        gmv=np.array([1000.0, 10000.0, 0.0]),
-        price=np.array([20.0, 25.0, 10.0]),
-        per_order=0.03,
-        minimum=5.0,
+        np.array([1000.0, 10000.0, 0.0]),  # last week's sales
+        np.array([20.0, 25.0, 10.0]),  # price
+        0.03,  # reviews per order
+        5.0,  # minimum
     )
     # 0.03 * 1000 / 20 = 1.5 -> 5; 0.03 * 10000 / 25 = 12; nothing sold -> 5
     assert_allclose(got, [5.0, 12.0, 5.0])
@@ -42,13 +43,13 @@ def test_campaign_reviews_has_a_minimum():
 
 def _decide(p_hat, review_cost=50.0, contribution=1000.0):
     return mr.campaign_decision(
-        prop_eff=np.array([0.5]),
-        contribution=np.array([contribution]),
-        review_cost=np.array([review_cost]),
-        perceived_detection=np.array([p_hat]),
-        lift=0.16,
-        horizon_weeks=2.0,
-        sanction_weeks=26.0,
+        np.array([0.5]),  # effective propensity
+        np.array([contribution]),
+        np.array([review_cost]),
+        np.array([p_hat]),
+        0.16,  # lift
+        2.0,  # horizon, weeks
+        26.0,  # sanction, weeks
     )[0]
 
 
@@ -68,9 +69,9 @@ def test_campaign_decision_equality_is_not_enough_and_detection_caps_at_one():
         np.array([100.0, 100.0]),
         np.array([0.0, 0.0]),
         np.array([0.5, 7.0]),
-        lift=0.5,
-        horizon_weeks=2.0,
-        sanction_weeks=2.0,
+        0.5,  # lift
+        2.0,  # horizon
+        2.0,  # sanction
     )
     # gain 100 == penalty 0.5 * 2 * 100 -> no; p_hat 7 counts as 1 -> penalty 200 -> no
     assert_array_equal(exact, [False, False])
@@ -79,25 +80,23 @@ def test_campaign_decision_equality_is_not_enough_and_detection_caps_at_one():
         np.array([100.0]),
         np.array([0.0]),
         np.array([7.0]),
-        lift=0.5,
-        horizon_weeks=5.0,
-        sanction_weeks=2.0,
+        0.5,  # lift
+        5.0,  # horizon
+        2.0,  # sanction
     )
     # gain 250 > 1 * 2 * 100: with an uncapped p_hat (1400) the answer would be no
     assert_array_equal(capped, [True])
 
 
 def test_update_inflation_one_step():
-    got = mr.update_inflation(
-        np.array([0.0, 0.1, 0.2]), np.array([True, False, True]), gain_stars=0.2, persistence=0.5
-    )
+    got = mr.update_inflation(np.array([0.0, 0.1, 0.2]), np.array([True, False, True]), 0.2, 0.5)
     assert_allclose(got, [0.1, 0.05, 0.2])
 
 
 def test_update_inflation_steady_state_is_the_gain():
     infl = np.zeros(1)
     for _ in range(40):
-        infl = mr.update_inflation(infl, np.array([True]), gain_stars=0.16, persistence=0.5)
+        infl = mr.update_inflation(infl, np.array([True]), 0.16, 0.5)
     assert infl[0] == pytest.approx(0.16, rel=1e-9)
 
 
@@ -107,7 +106,7 @@ def test_update_inflation_halves_weekly_after_a_campaign():
     infl = np.array([gain])  # steady state of a long campaign
     seen = []
     for _ in range(6):
-        infl = mr.update_inflation(infl, np.array([False]), gain_stars=gain, persistence=0.5)
+        infl = mr.update_inflation(infl, np.array([False]), gain, 0.5)
         seen.append(infl[0] / gain)
     assert_allclose(seen, [0.5**k for k in range(1, 7)], rtol=1e-12)
     # "gone within about 4 weeks": 6.25% left after 4 weeks, under 5% from week 5 on
@@ -131,9 +130,22 @@ LISTED = np.array([[1, 1], [1, 0], [1, 1], [0, 1], [1, 1]], dtype=bool)
 PEER_SHARE = np.array([[1.0, 1.0], [0.5, 0.5], [0.5, 0.0], [1.0, 1.0], [0.0, 0.0]])
 
 
+def _peer_share_via_kernel(adj, penalised, listed):
+    """Run the compiled learning pass with rate 1 and peer weight 1: risk = peer share."""
+    n, P = penalised.shape
+    risk = np.zeros((P, n))
+    kn.learn_risk(
+        n, np.arange(n), adj.indptr, adj.indices, penalised,
+        np.zeros((P, n), dtype=np.int32), listed, np.ones(n, dtype=bool), risk, 1.0, 1.0,
+    )  # fmt: skip
+    return risk.T
+
+
 def test_peer_penalty_share_on_hand_made_graph():
-    got = mr.peer_penalty_share(_hand_adjacency(), PENALISED, LISTED)
-    assert_allclose(got, PEER_SHARE)
+    assert_allclose(_peer_share_via_kernel(_hand_adjacency(), PENALISED, LISTED), PEER_SHARE)
+    # the rule itself: hits over peers seen (at least one)
+    assert_allclose(mr.peer_penalty_share(np.array([1.0, 0.0, 2.0]), np.array([2.0, 0.0, 2.0])),
+                    [0.5, 0.0, 1.0])  # fmt: skip
 
 
 def test_adjacency_from_edge_list_matches_hand_graph():
@@ -141,28 +153,29 @@ def test_adjacency_from_edge_list_matches_hand_graph():
     edges = np.array([[0, 1], [1, 0], [0, 2], [1, 2], [2, 3], [2, 3]])
     adj = net.adjacency(edges, 5)
     assert_array_equal(adj.toarray(), _hand_adjacency().toarray())
-    assert_allclose(mr.peer_penalty_share(adj, PENALISED, LISTED), PEER_SHARE)
+    assert_allclose(_peer_share_via_kernel(adj, PENALISED, LISTED), PEER_SHARE)
 
 
 def test_update_risk_members_learn_from_peers_non_members_only_from_own():
-    risk = np.full((2, 2), 0.1)
-    own = np.array([[1.0, 0.0], [1.0, 0.0]])
-    peer = np.array([[0.0, 1.0], [0.0, 1.0]])
-    got = mr.update_risk(risk, own, peer, np.array([True, False]), rate=0.5, peer_weight=0.5)
-    # member: signal 0.5 on both -> 0.1 + 0.5 * 0.4; non-member: signal (1, 0)
-    assert_allclose(got, [[0.3, 0.3], [0.55, 0.05]])
+    risk = np.full(2, 0.1)
+    # member (w = 0.5): signal 0.5 -> 0.1 + 0.5 * 0.4; non-member (w = 0): signal = own
+    member = mr.update_risk(
+        risk, mr.risk_signal(np.array([1.0, 0.0]), np.array([0.0, 1.0]), 0.5), 0.5
+    )
+    other = mr.update_risk(
+        risk, mr.risk_signal(np.array([1.0, 0.0]), np.array([0.0, 1.0]), 0.0), 0.5
+    )
+    assert_allclose(member, [0.3, 0.3])
+    assert_allclose(other, [0.55, 0.05])
 
 
 def test_update_risk_peer_weight_zero_ignores_peers():
-    risk = np.array([[0.2, 0.0]])
-    got = mr.update_risk(
-        risk, np.zeros((1, 2)), np.ones((1, 2)), np.array([True]), rate=1.0, peer_weight=0.0
-    )
-    assert_array_equal(got, [[0.0, 0.0]])
+    got = mr.update_risk(np.array([0.2, 0.0]), mr.risk_signal(0.0, np.ones(2), 0.0), 1.0)
+    assert_array_equal(got, [0.0, 0.0])
 
 
 def test_perceived_detection_scales_and_caps():
-    got = mr.perceived_detection(np.array([0.01, 0.3, 0.0]), salience=5.0)
+    got = mr.perceived_detection(np.array([0.01, 0.3, 0.0]), 5.0)
     assert_allclose(got, [0.05, 1.0, 0.0])
 
 

@@ -132,9 +132,9 @@ def test_split_demand():
 
 def test_store_weight_rating_lift_matches_he_et_al():
     """+0.16 stars gives exp(0.74 * 0.16) = 1.1257: the +12.5% sales of He et al. (2022)."""
-    args = dict(rating_sensitivity=0.74, price_sensitivity=1.5, store_exponent=0.3)
-    base = store_weight(np.array([1.0]), np.array([1]), np.array([4.2]), np.array([20.0]), **args)
-    lift = store_weight(np.array([1.0]), np.array([1]), np.array([4.36]), np.array([20.0]), **args)
+    args = (0.74, 1.5, 0.3)  # beta_r, beta_p, theta
+    base = store_weight(np.array([1.0]), np.array([1]), np.array([4.2]), np.array([20.0]), *args)
+    lift = store_weight(np.array([1.0]), np.array([1]), np.array([4.36]), np.array([20.0]), *args)
     ratio = lift[0] / base[0]
     assert ratio == pytest.approx(math.exp(0.74 * 0.16), rel=1e-12)
     assert ratio == pytest.approx(1.125, abs=1e-3)
@@ -142,13 +142,13 @@ def test_store_weight_rating_lift_matches_he_et_al():
 
 def test_store_weight_hand_values():
     got = store_weight(
-        size=np.array([2.0, 2.0, 1.0]),
-        n_stores=np.array([1, 4, 0]),
-        displayed_rating=np.array([5.0, 5.0, 4.0]),
-        price=np.array([1.0, 1.0, 20.0]),
-        rating_sensitivity=0.74,
-        price_sensitivity=1.5,
-        store_exponent=0.3,
+        np.array([2.0, 2.0, 1.0]),  # size
+        np.array([1, 4, 0]),  # active stores
+        np.array([5.0, 5.0, 4.0]),  # displayed rating
+        np.array([1.0, 1.0, 20.0]),  # price
+        0.74,  # beta_r
+        1.5,  # beta_p
+        0.3,  # theta
     )
     expected = [2.0, 2.0 * 4**-0.7, math.exp(-0.74) * 20**-1.5]  # n = 0 counts as 1
     assert_allclose(got, expected, rtol=1e-12)

@@ -1,31 +1,42 @@
 """Compiled loops (numba) behind the weekly phases of :class:`~sim.core.model.MarketModel`.
 
-Each kernel fuses several numpy passes over the store or firm table into one
-loop. They are written to give bit-identical results to the numpy expressions
-they replace (see docs/performance.md, "Exactness"):
+Each kernel fuses several passes over the store or firm table into one loop
+and evaluates the model's rules by calling them: the rules are small compiled
+ufuncs in ``merchants.py``, ``demand.py``, ``platforms.py`` and
+``enforcement.py`` (see :mod:`sim.core.jit`), each with its equation in its
+docstring, and the same objects are what the tests test and what numpy code
+calls on arrays. The kernels hold no equation of their own, only the
+bookkeeping around the rules:
 
-- every floating-point expression keeps the operand order of the rule it
-  implements (numba compiles without ``fastmath``, so no reassociation and no
-  FMA contraction);
 - sums run in store-index order, as ``np.bincount`` does, and row sums over
   the (at most 6) platforms run left to right, as numpy reduces rows shorter
-  than 8;
-- transcendental functions (``exp``, ``power``) are *not* evaluated here: the
-  caller evaluates them with numpy (whose SIMD implementations may differ from
-  libm in the last bit) and passes the results in.
+  than 8, so a kernel gives the same numbers as the numpy expression it
+  replaces (numba compiles without ``fastmath``: no reassociation);
+- factors that are constant over a week (``n^(theta-1)`` per store count,
+  ``k^gamma`` per channel count, a firm's price factor) are evaluated once by
+  the same rule on an array and looked up per store.
 
-The rule functions with their equations stay in ``merchants.py``,
-``demand.py`` and ``enforcement.py``; the docstrings here say which equation a
-kernel evaluates. Kernels are compiled on first use and cached on disk
-(``cache=True``).
+Kernels are compiled on first use and cached on disk (``cache=True``).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-_JIT = {"cache": True, "nogil": True, "error_model": "numpy", "boundscheck": False}
+from . import platforms as pl
+from .demand import allocate_sales, rating_factor, store_weight_from_factors
+from .jit import kernel
+from .merchants import (
+    campaign_cost,
+    campaign_decision,
+    campaign_reviews,
+    channel_profit,
+    peer_penalty_share,
+    perceived_detection,
+    risk_signal,
+    update_inflation,
+    update_risk,
+)
 
 # Store status codes (same as state.py; numba needs plain module constants).
 CLOSED, ACTIVE, WARNED, SUSPENDED, BANNED = 0, 1, 2, 3, 4
@@ -34,7 +45,7 @@ CLOSED, ACTIVE, WARNED, SUSPENDED, BANNED = 0, 1, 2, 3, 4
 # ----------------------------------------------------------------- counters
 
 
-@njit(**_JIT)
+@kernel
 def set_status(status, firm, platform, idx, code, n_live, n_act, n_susp):
     """Set ``status[idx] = code`` and keep the per-(firm, platform) counters of live
     (active..suspended) and active (active, warned) stores and the per-platform
@@ -61,7 +72,7 @@ def set_status(status, firm, platform, idx, code, n_live, n_act, n_susp):
         status[i] = code
 
 
-@njit(**_JIT)
+@kernel
 def add_stores(firms, p, n_each, n_live, n_act):
     """Counters for ``n_each[k]`` new active stores of ``firms[k]`` on platform ``p``."""
     for k in range(firms.size):
@@ -69,7 +80,7 @@ def add_stores(firms, p, n_each, n_live, n_act):
         n_act[p, firms[k]] += n_each[k]
 
 
-@njit(**_JIT)
+@kernel
 def mark_close(rows, pairs, n_live, n_act, close_mark, horizon):
     """Mark the live stores of ``(rows[k], p)`` where ``pairs[k, p]`` for closing.
 
@@ -85,7 +96,7 @@ def mark_close(rows, pairs, n_live, n_act, close_mark, horizon):
                 close_mark[p, f] = horizon
 
 
-@njit(**_JIT)
+@kernel
 def apply_closes(status, firm, platform, n, close_mark, n_susp):
     """Close the live stores of marked (firm, platform) pairs opened before the mark."""
     for i in range(n):
@@ -98,7 +109,7 @@ def apply_closes(status, firm, platform, n, close_mark, n_susp):
                 status[i] = CLOSED
 
 
-@njit(**_JIT)
+@kernel
 def select_status(ids, status, lo, hi):
     """``ids[(status[ids] >= lo) & (status[ids] <= hi)]`` (order kept)."""
     out = np.empty(ids.size, dtype=np.int64)
@@ -111,7 +122,7 @@ def select_status(ids, status, lo, hi):
     return out[:k]
 
 
-@njit(**_JIT)
+@kernel
 def group_by_platform(platform, n, n_platforms):
     """Store indices grouped by platform (ascending within each): ``(order, start)``."""
     start = np.zeros(n_platforms + 1, dtype=np.int64)
@@ -128,7 +139,7 @@ def group_by_platform(platform, n, n_platforms):
     return order, start
 
 
-@njit(**_JIT)
+@kernel
 def ending_suspensions(ids, status, until, t):
     """Suspended stores among ``ids`` whose suspension ends by week ``t``."""
     out = np.empty(ids.size, dtype=np.int64)
@@ -144,7 +155,7 @@ def ending_suspensions(ids, status, until, t):
 # ------------------------------------------------------------ 1. campaigns
 
 
-@njit(**_JIT)
+@kernel
 def campaigns(
     n,
     status,
@@ -173,8 +184,7 @@ def campaigns(
     gain_stars,
     quality,
     beta_r,
-    shift,
-    rating_arg,
+    rating_fac,
     net_sales,
 ):
     """Grey-practice decision of every live store and the review stock it leaves.
@@ -182,13 +192,12 @@ def campaigns(
     Evaluates ``campaign_reviews``, ``perceived_detection``, ``campaign_decision``
     and ``update_inflation`` (merchants.py) per store, in store order. Writes the
     live-store index list into ``live_idx`` and returns how many there are; for
-    phase 3 it also leaves ``beta_r (R_s - 5)`` of each live store in
-    ``rating_arg`` (``store_weight``'s exponent, ``R_s = q_f + I_s``) and zeroes
+    phase 3 it also leaves ``demand.rating_factor`` of each live store in
+    ``rating_fac`` (``R_s = q_f + I_s``) and zeroes
     last week's sales of stores that no longer sell. The campaign cost ``K``
     is summed per (platform, firm) into ``camp_pair`` (zero on entry), store by
     store in store order, in a register while consecutive stores share the pair.
     """
-    c_infl = (1.0 - rho) * gain_stars
     k = 0
     cp = -1
     cf = -1
@@ -206,13 +215,12 @@ def campaigns(
             p = platform[i]
             g = gmv[i]
             pr = price[f]
-            contribution = g * margin[p]
-            reviews = max(minimum, per_order * g / pr)
-            review_cost = reviews * (pr * (1.0 - gross_margin) + commission)
-            p_hat = min(1.0, salience * risk[p, f])
-            gain = prop_eff[f] * lift * horizon * contribution
-            penalty = min(1.0, p_hat) * sanction * contribution
-            decide = gain - review_cost > penalty
+            reviews = campaign_reviews(g, pr, per_order, minimum)
+            review_cost = campaign_cost(reviews, pr, gross_margin, commission)
+            p_hat = perceived_detection(risk[p, f], salience)
+            decide = campaign_decision(
+                prop_eff[f], g * margin[p], review_cost, p_hat, lift, horizon, sanction
+            )
             if decide:
                 bought = reviews
                 cost = review_cost
@@ -223,9 +231,9 @@ def campaigns(
                 cf = f
                 s_camp = camp_pair[p, f]
             s_camp += cost
-            infl = rho * inflation[i] + c_infl * (1.0 if decide else 0.0)
+            infl = update_inflation(inflation[i], decide, gain_stars, rho)
             inflation[i] = infl
-            rating_arg[k - 1] = beta_r * ((quality[f] + infl) - shift)
+            rating_fac[k - 1] = rating_factor(quality[f] + infl, beta_r)
         else:
             inflation[i] = 0.0
             gmv[i] = 0.0
@@ -241,7 +249,7 @@ def campaigns(
 # ------------------------------------------------- 3-4. demand and accounts
 
 
-@njit(**_JIT)
+@kernel
 def store_weights(
     live_idx, k, firm, platform, size, n_act, npow, exp_rating, price_pow, weights, totals
 ):
@@ -259,13 +267,13 @@ def store_weights(
         na = n_act[p, f]
         if na >= npow.size:
             return na
-        w = size[f] * npow[na] * exp_rating[j] * price_pow[f]
+        w = store_weight_from_factors(size[f], npow[na], exp_rating[j], price_pow[f])
         weights[j] = w
         totals[p] += w
     return -1
 
 
-@njit(**_JIT)
+@kernel
 def store_accounts(
     n,
     live_idx,
@@ -317,12 +325,12 @@ def store_accounts(
         p = platform[i]
         o = origin[f]
         tot = totals[p]
-        safe = tot if tot > 0 else 1.0
-        g = demand[p] * weights[j] / safe
+        g = allocate_sales(demand[p], weights[j], tot)
         gmv[i] = g
-        referral = 0.0 if fee_holiday_until[i] > t else g * ref[p]
-        fees = referral + g * ful[p] + per_order[p] * g / price[f] + fixed_week[p]
-        ns = g * gross_margin - fees
+        fees = pl.store_fees(
+            g, ref[p], fee_holiday_until[i] > t, ful[p], per_order[p], price[f], fixed_week[p]
+        )
+        ns = pl.net_sales(g, gross_margin, fees)
         net_sales[i] = ns
         if p != cp or f != cf:
             if cp >= 0:
@@ -356,7 +364,7 @@ def store_accounts(
         fee_rev[co // 2, co % 2] = s_fee
 
 
-@njit(**_JIT)
+@kernel
 def firm_accounts(
     rows,
     listed,
@@ -392,13 +400,11 @@ def firm_accounts(
             cc = running_cost_p[p] * scale if lst else 0.0
             na = n_act[p, f]
             if na > 0:
-                pr = ns_pair[p, f] - cc
-                pr = pr - camp_pair[p, f]
+                pr = channel_profit(ns_pair[p, f], cc, camp_pair[p, f])
                 ns_pair[p, f] = 0.0  # cleared for next week's store_accounts
                 camp_pair[p, f] = 0.0
             else:
-                pr = 0.0 - cc
-                pr = pr - 0.0
+                pr = channel_profit(0.0, cc, 0.0)
             profit[f, p] = pr
             cc_sum += cc
             fix_sum += na * fixed_week[p]
@@ -414,7 +420,7 @@ def firm_accounts(
 # ----------------------------------------------------------- 5. funds due
 
 
-@njit(**_JIT)
+@kernel
 def release_due(n, frozen, release, forfeit, firm, platform, origin, alive, t, cash, rel, lost):
     """Release frozen funds due by week ``t`` (or forfeit them); sums per (platform, origin)."""
     for i in range(n):
@@ -433,7 +439,7 @@ def release_due(n, frozen, release, forfeit, firm, platform, origin, alive, t, c
 # ---------------------------------------------------------- 6. risk learning
 
 
-@njit(**_JIT)
+@kernel
 def learn_risk(
     n, rows, indptr, indices, penalised, seen_now, listed_prev, member, risk, rate, peer_w
 ):
@@ -480,16 +486,14 @@ def learn_risk(
         own_mask = pen[f]
         for p in range(P):
             own = 1.0 if (own_mask >> p) & 1 else 0.0
-            peer = float(hits[p]) / max(float(cnt[p]), 1.0)
-            signal = (1.0 - w) * own + w * peer
-            r = risk[p, f]
-            risk[p, f] = r + rate * (signal - r)
+            peer = peer_penalty_share(float(hits[p]), float(cnt[p]))
+            risk[p, f] = update_risk(risk[p, f], risk_signal(own, peer, w), rate)
 
 
 # ------------------------------------------------------------- 9. record
 
 
-@njit(**_JIT)
+@kernel
 def record_stores(
     n, status, firm, platform, origin, campaign, gmv, frozen, fake_live, inflation, acc
 ):
@@ -558,7 +562,7 @@ def record_stores(
     return keep
 
 
-@njit(**_JIT)
+@kernel
 def record_firms(
     rows, n_old, n_live, listed, alive, origin, loss_cause, gain_cause, stats, lm, mm, flows, none
 ):
@@ -640,7 +644,7 @@ def record_firms(
 # ------------------------------------------------------------ 8. entrants
 
 
-@njit(**_JIT)
+@kernel
 def mean_alive_rows(x, alive_rows, n):
     """Means over alive rows ``f < n`` of ``x[p, f]`` per ``p`` (rows added one by one,
     as numpy's ``x[:n][alive].mean(axis=0)`` on the row-major layout)."""
@@ -662,7 +666,7 @@ def mean_alive_rows(x, alive_rows, n):
 # ------------------------------------------------------------- 7. portfolio
 
 
-@njit(**_JIT)
+@kernel
 def review_rows(alive_rows, u, prob, banned_now, n_live):
     """Alive firms that review their portfolio: by chance (``u < prob``) or because a
     ban this week cost them a platform (banned there and no live store left)."""

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
-import scipy.sparse as sp
 from scipy import special, stats
 
 from .config import OriginConfig
+from .jit import rule
 from .state import STATUS_NAMES
 
 if TYPE_CHECKING:
@@ -143,84 +143,104 @@ def effective_propensity(
     return np.clip(propensity + slope * np.maximum(0.0, reference - quality), 0.0, 1.0)
 
 
-def campaign_reviews(
-    gmv: np.ndarray, price: np.ndarray, per_order: float, minimum: float
-) -> np.ndarray:
-    """Fake reviews a store would buy in a campaign week: ``max(m, nu * GMV / price)``."""
-    return np.maximum(minimum, per_order * gmv / price)
+@rule
+def campaign_reviews(gmv, price, per_order, minimum):
+    """Fake reviews a store would buy in a campaign week: ``n_s = max(n_min, nu * G_s / price_f)``.
+
+    Args (positional): last week's sales ``G_s`` (USD), price (USD/order),
+    ``nu`` (reviews/order), ``n_min`` (reviews/week).
+    """
+    return max(minimum, per_order * gmv / price)
 
 
+@rule
+def campaign_cost(reviews, price, gross_margin, commission):
+    """Cost of a campaign week: ``K_s = n_s * (price_f * (1 - gm) + k_rev)`` (USD).
+
+    Each fake review is a refunded purchase (the product at cost of goods) plus
+    the broker's commission (He, Hollenbeck & Proserpio 2022: $5-10).
+    """
+    return reviews * (price * (1.0 - gross_margin) + commission)
+
+
+@rule
 def campaign_decision(
-    prop_eff: np.ndarray,
-    contribution: np.ndarray,
-    review_cost: np.ndarray,
-    perceived_detection: np.ndarray,
-    lift: float,
-    horizon_weeks: float,
-    sanction_weeks: float,
-) -> np.ndarray:
+    prop_eff, contribution, review_cost, perceived_detection, lift, horizon, sanction
+):
     """Buy fake reviews this week when the expected gain beats cost plus expected penalty.
 
     ``g_f * L * H * c_s - K_s > min(1, p_hat) * S * c_s`` where ``c_s`` is the
-    store's weekly contribution (sales x margin), ``L = exp(beta_r Delta) - 1``
+    store's weekly contribution (sales x margin, USD/week), ``L = exp(beta_r Delta) - 1``
     the sales lift of a campaign (He, Hollenbeck & Proserpio 2022: +12.5%),
-    ``H`` the weeks of lift credited, ``K_s`` the cost of the reviews (refunded
-    product plus commission), ``p_hat`` the perceived weekly detection
-    probability and ``S`` the weeks of contribution lost if caught (Becker 1968).
+    ``H`` the weeks of lift credited, ``K_s`` the cost of the reviews (USD),
+    ``p_hat`` the perceived weekly detection probability and ``S`` the weeks
+    of contribution lost if caught (Becker 1968).
+
+    Args (positional): g_f, c_s, K_s, p_hat, L, H, S.
     """
-    gain = prop_eff * lift * horizon_weeks * contribution
-    penalty = np.minimum(1.0, perceived_detection) * sanction_weeks * contribution
+    gain = prop_eff * lift * horizon * contribution
+    penalty = min(1.0, perceived_detection) * sanction * contribution
     return gain - review_cost > penalty
 
 
-def update_inflation(
-    inflation: np.ndarray, campaign: np.ndarray, gain_stars: float, persistence: float
-) -> np.ndarray:
-    """Rating inflation: ``I_{t+1} = rho I_t + (1 - rho) Delta [campaign]``.
+@rule
+def update_inflation(inflation, campaign, gain_stars, persistence):
+    """Rating inflation: ``I_{t+1} = rho I_t + (1 - rho) Delta [campaign]`` (stars).
 
     Steady state ``Delta`` while a campaign runs; after it, the boost halves
     every week at ``rho = 0.5`` and is gone within about 4 weeks (He et al. 2022).
     """
-    return persistence * inflation + (1.0 - persistence) * gain_stars * campaign
+    return persistence * inflation + (1.0 - persistence) * gain_stars * (1.0 if campaign else 0.0)
 
 
 # ------------------------------------------------------------- risk learning
 
 
-def peer_penalty_share(adj: sp.csr_matrix, penalised: np.ndarray, listed: np.ndarray) -> np.ndarray:
-    """Share of a firm's peers listed on each platform that were penalised this week.
+@rule
+def peer_penalty_share(hits, seen):
+    """Share of a firm's peers seen on a platform that were penalised there this week.
 
-    ``s_fp = sum_j A_fj pen_jp / max(1, sum_j A_fj listed_jp)``.
+    ``s_fp = hits_fp / max(1, seen_fp)`` with ``hits = sum_j A_fj pen_jp`` and
+    ``seen = sum_j A_fj seen_jp`` counted over association ties (``kernels.learn_risk``).
     """
-    hits = adj @ penalised.astype(np.float64)
-    seen = adj @ listed.astype(np.float64)
-    return hits / np.maximum(seen, 1.0)
+    return hits / max(seen, 1.0)
 
 
-def update_risk(
-    risk: np.ndarray,
-    own: np.ndarray,
-    peer: np.ndarray,
-    member: np.ndarray,
-    rate: float,
-    peer_weight: float,
-) -> np.ndarray:
-    """Perceived weekly penalty rate per platform, learned from own and peers' penalties.
+@rule
+def risk_signal(own, peer, peer_weight):
+    """This week's risk signal: ``x = (1 - w) own + w peer`` (``w = 0`` for non-members)."""
+    return (1.0 - peer_weight) * own + peer_weight * peer
 
-    ``r <- r + alpha (x - r)``, ``x = (1 - w) own + w peer`` for association
-    members, ``x = own`` for others (Korobow, Johnson & Axtell 2007).
+
+@rule
+def update_risk(risk, signal, rate):
+    """Perceived weekly penalty rate: ``r <- r + alpha (x - r)``.
+
+    Exponential smoothing of the signal (Korobow, Johnson & Axtell 2007).
     """
-    w = np.where(member, peer_weight, 0.0)[:, None]
-    signal = (1.0 - w) * own + w * peer
     return risk + rate * (signal - risk)
 
 
-def perceived_detection(risk: np.ndarray, salience: float) -> np.ndarray:
+@rule
+def perceived_detection(risk, salience):
     """Perceived detection probability per campaign week: ``p_hat = min(1, k r)``."""
-    return np.minimum(1.0, salience * risk)
+    return min(1.0, salience * risk)
 
 
 # ----------------------------------------------------------- portfolio choice
+
+
+@rule
+def channel_cost_factor(channels, exponent):
+    """``k^gamma``: each channel's running cost multiplier on a firm with ``k`` channels
+    (``k = 0`` counts as 1)."""
+    return max(channels, 1.0) ** exponent
+
+
+@rule
+def channel_profit(net_sales, channel_cost, campaign_cost):
+    """Weekly profit on a platform: ``pi_fp = sum_s N_s - C_p k_f^gamma - K_fp`` (USD/week)."""
+    return (net_sales - channel_cost) - campaign_cost
 
 
 def channel_costs(listed: np.ndarray, cost: np.ndarray, exponent: float) -> np.ndarray:
@@ -231,7 +251,7 @@ def channel_costs(listed: np.ndarray, cost: np.ndarray, exponent: float) -> np.n
     multi-homing.
     """
     k = listed.sum(axis=1, keepdims=True).astype(np.float64)
-    return np.where(listed, cost[None, :] * np.power(np.maximum(k, 1.0), exponent), 0.0)
+    return np.where(listed, cost[None, :] * channel_cost_factor(k, exponent), 0.0)
 
 
 def marginal_channel_costs(listed: np.ndarray, cost: np.ndarray, exponent: float) -> np.ndarray:

@@ -222,7 +222,7 @@ class MarketModel(mesa.Model):
         cap = self.stores.capacity
         self._live_idx = np.zeros(cap, dtype=np.int32)
         self._n_live_idx = 0
-        self._rating_arg = np.zeros(cap)
+        self._rating_fac = np.zeros(cap)
         self._scratch_cap = cap
 
     def _add_firms(self, origin: int, attrs: dict[str, np.ndarray], born: int) -> slice:
@@ -242,7 +242,7 @@ class MarketModel(mesa.Model):
         f.prop_eff[rows] = mr.effective_propensity(
             attrs["propensity"], attrs["quality"], b.reference_rating, b.reputation_weakness_slope
         )
-        f.price_weight[rows] = np.power(attrs["price"], -b.price_sensitivity)
+        f.price_weight[rows] = demand_rules.price_factor(attrs["price"], b.price_sensitivity)
         return rows
 
     def _make_agents(self, rows: np.ndarray) -> None:
@@ -539,8 +539,7 @@ class MarketModel(mesa.Model):
             b.fake_rating_gain_stars,
             f.quality,
             b.rating_sensitivity_per_star,
-            5.0,
-            self._rating_arg,
+            self._rating_fac,
             st.net_sales,
         )
         self._live_idx_key = (self.t, n)
@@ -578,8 +577,8 @@ class MarketModel(mesa.Model):
             self._campaigns_index()
         k = self._n_live_idx
         idx = self._live_idx
-        # store weights: exp() and power() by numpy, the rest in compiled loops
-        exp_rating = np.exp(self._rating_arg[:k])
+        # store weights: rating factors from phase 1, count factors from a table
+        exp_rating = self._rating_fac[:k]
         w = np.empty(k)
         totals = np.zeros(self.P)
         while True:
@@ -590,9 +589,7 @@ class MarketModel(mesa.Model):
             if need < 0:
                 break
             size = max(2 * need + 2, 64)
-            self._npow = np.power(
-                np.maximum(np.arange(size), 1), b.store_count_exponent - 1.0
-            )  # = store_weight's n^(theta-1) for every count
+            self._npow = demand_rules.store_count_factor(np.arange(size), b.store_count_exponent)
         self.platform_weight_total = totals
         ref = np.array([p.referral_rate for p in self.platform_agents])
         ful = np.array([p.cfg.fulfilment_ads_rate for p in self.platform_agents])
@@ -606,8 +603,8 @@ class MarketModel(mesa.Model):
             st.gmv, st.net_sales, self.ns_pair, self._fee_revenue, num, den,
         )  # fmt: skip
         # channel_costs' k^gamma for k = 0..P channels
-        kpow = np.power(
-            np.maximum(np.arange(self.P + 1, dtype=np.float64), 1.0), b.channel_cost_exponent
+        kpow = mr.channel_cost_factor(
+            np.arange(self.P + 1, dtype=np.float64), b.channel_cost_exponent
         )
         # alive firms, and those that exited last week (booked once more: their rows
         # then hold zero profit and costs, and stay so: nothing of theirs changes)
@@ -628,8 +625,8 @@ class MarketModel(mesa.Model):
         self._live_idx[: live.size] = live
         self._n_live_idx = live.size
         b = self.cfg.behaviour
-        self._rating_arg[: live.size] = b.rating_sensitivity_per_star * (
-            (self.firms.quality[st.firm[live]] + st.inflation[live]) - 5.0
+        self._rating_fac[: live.size] = demand_rules.rating_factor(
+            self.firms.quality[st.firm[live]] + st.inflation[live], b.rating_sensitivity_per_star
         )
         dead = np.ones(n, dtype=bool)
         dead[live] = False

@@ -9,6 +9,7 @@ import numpy as np
 
 from .calendar import Calendar
 from .config import PlatformConfig
+from .jit import rule
 
 if TYPE_CHECKING:
     from .model import MarketModel
@@ -75,6 +76,28 @@ def update_trust(trust: float, prevalence: float, sensitivity: float, rate: floa
     """
     target = max(0.0, 1.0 - sensitivity * prevalence)
     return min(1.0, max(0.0, trust + rate * (target - trust)))
+
+
+@rule
+def store_fees(
+    gmv, referral_rate, fee_holiday, fulfilment_rate, per_order_fee, price, fixed_fee_week
+):
+    """Platform charges of a store this week (USD).
+
+    ``fee_s = [not holiday] r_p(t) G_s + f_p G_s + o_p G_s / price_f + F_p``:
+    referral fee (waived in a new-seller fee holiday), fulfilment and ads,
+    per-order fee and the subscription per store and week.
+
+    Args (positional): G_s, r_p(t), holiday (bool), f_p, o_p, price, F_p.
+    """
+    referral = 0.0 if fee_holiday else gmv * referral_rate
+    return referral + gmv * fulfilment_rate + per_order_fee * gmv / price + fixed_fee_week
+
+
+@rule
+def net_sales(gmv, gross_margin, fees):
+    """Sales net of cost of goods and platform charges: ``N_s = gm G_s - fee_s`` (USD)."""
+    return gmv * gross_margin - fees
 
 
 def split_demand(total: float, weights: np.ndarray, noise: np.ndarray) -> np.ndarray:
