@@ -90,9 +90,19 @@ class OriginConfig:
         unit="1",
         lo=1.01,
         hi=5,
-        doc="Pareto tail index of firm size (demand weight); 1.16 gives top-decile "
-        "concentration close to Amazon's (top 1k sellers ~25%, top 10k ~57% of GMV)",
-        source="Marketplace Pulse (concentration) [est]",
+        doc="Pareto tail index of real firm size (demand weight, median 1)",
+        source="Marketplace Pulse (top 1k sellers ~25%, top 10k ~57% of Amazon GMV) [est]",
+    )
+    size_max: float = param(
+        4000.0,
+        unit="median firms",
+        lo=1.0,
+        hi=1e9,
+        doc="size of the largest real firm (the Pareto law is truncated there): about "
+        "$1bn of yearly sales at the default market size, the scale of the largest "
+        "Chinese sellers suspended in 2021",
+        source="Marketplace Pulse 2021 (a dozen+ suspended sellers with >$1bn combined sales) "
+        "[est]",
     )
     capital_weeks_of_sales: float = param(
         26.0,
@@ -139,13 +149,15 @@ class OriginConfig:
         "sqrt of size); one firm ran 1,135 Amazon stores",
         source="Youkeshu filing 2021 [est]",
     )
-    association_member_share: float = param(
-        0.2,
-        unit="fraction",
+    association_members: float = param(
+        0.0,
+        unit="real firms",
         lo=0,
-        hi=1,
-        doc="share of firms in the trade-association peer network",
-        source="Shenzhen CBEC Association: 2,600+ of 40,000+ firms [est]",
+        hi=1e9,
+        doc="trade-association members among this origin's real firms at the start; a "
+        "firm's chance of membership is proportional to its size (large sellers join), "
+        "min(1, c x), with c set so the expected count matches",
+        source="Shenzhen CBEC Association: 2,600+ member companies (SCMP 2021)",
     )
     initial_listing_probability: dict[str, float] = param(  # noqa: RUF009 (returns a field)
         {},
@@ -180,13 +192,33 @@ def _default_origins() -> dict[str, OriginConfig]:
 class MerchantsConfig:
     """The firm population (population presets set these)."""
 
-    count: int = param(5000, unit="firms", lo=0, hi=100_000_000, doc="initial model firms")
-    scale: float = param(
-        100.0,
-        unit="real firms per model firm",
-        lo=1e-9,
+    count: int = param(
+        5000,
+        unit="model firms",
+        lo=0,
+        hi=100_000_000,
+        doc="initial model firms (the resolution: each stands for a weighted number of "
+        "real firms, see real_firms and sampling_tail_share)",
+    )
+    real_firms: float = param(
+        500_000.0,
+        unit="real firms",
+        lo=1,
         hi=1e9,
-        doc="real-world firms one model firm stands for",
+        doc="real cross-border firms in the market at the start (both origins); the model "
+        "firms are a weighted sample of them, so outcomes in real units do not depend on "
+        "count",
+        source="[choice]: the first model version's 5,000 model firms x 100",
+    )
+    sampling_tail_share: float = param(
+        0.05,
+        unit="fraction of real firms",
+        lo=0,
+        hi=1,
+        doc="the largest real firms sampled in proportion to size (the top ones "
+        "individually); the rest are sampled with equal weights. 0: equal weights",
+        source="Horvitz & Thompson 1952; Sarndal et al. 1992 (PPS with certainty units); "
+        "Scheffer et al. 1995 (super-individuals) [choice]",
     )
     origins: dict[str, OriginConfig] = field(
         default_factory=_default_origins,
@@ -217,6 +249,15 @@ class MerchantsConfig:
         hi=520,
         doc="a firm exits when cash < -(this many weeks of its running costs)",
     )
+
+    @property
+    def scale(self) -> float:
+        """Mean real firms per model firm, ``real_firms / count`` (derived, not a key).
+
+        Counts in the outputs are in model-firm equivalents (real firms / scale);
+        multiply by ``scale`` for real firms.
+        """
+        return float(self.real_firms) / max(int(self.count), 1)
 
 
 # ---------------------------------------------------------------------- platforms
@@ -357,7 +398,8 @@ class EnforcementConfig:
         unit="1",
         lo=0,
         hi=1000,
-        doc="extra audit weight of a store with fake reviews live (risk targeting)",
+        doc="extra audit weight of a suspicious store: one the platform deleted fake "
+        "reviews from (or caught) recently (risk targeting)",
     )
     hub_targeting: float = param(
         0.0,
@@ -392,6 +434,33 @@ class EnforcementConfig:
         hi=1,
         doc="share of fake reviews deleted after the lag",
         source="He et al. 2022 (high rate)",
+    )
+    evidence_half_life_weeks: float = param(
+        26.0,
+        unit="weeks",
+        lo=0.1,
+        hi=5200,
+        doc="half-life of the evidence a fake review leaves for an audit to find (reviewer "
+        "accounts and purchase patterns fade); deleted reviews are no evidence at all",
+        source="[choice]: of the order of the >100-day deletion lag (He et al. 2022)",
+    )
+    evidence_half_saturation_reviews: float = param(
+        25.0,
+        unit="reviews",
+        lo=1e-6,
+        hi=1e9,
+        doc="identifiable fake reviews at which an audit detects manipulation with half "
+        "the difference between the true- and false-positive rates",
+        source="[choice]: a campaign buys 5-30 reviews a week",
+    )
+    suspicion_half_life_weeks: float = param(
+        26.0,
+        unit="weeks",
+        lo=0.1,
+        hi=5200,
+        doc="half-life of a store's record of deleted fake reviews, which risk targeting "
+        "uses to pick stores to audit",
+        source="[choice]",
     )
     penalty_ladder: list[str] = field(
         default_factory=lambda: ["warning", "suspension", "ban"],

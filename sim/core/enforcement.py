@@ -10,6 +10,7 @@ import numpy as np
 from . import kernels as kn
 from .calendar import Calendar, days_to_weeks
 from .config import EnforcementConfig
+from .jit import rule
 from .state import ACTIVE, BANNED, SUSPENDED, WARNED
 
 if TYPE_CHECKING:
@@ -44,40 +45,100 @@ def intensity(
 def audit_probabilities(
     base: float,
     level: float,
-    evidence: np.ndarray,
+    suspicious: np.ndarray,
     degree_ratio: np.ndarray,
     targeting: str,
     targeting_strength: float,
     hub_targeting: float,
+    weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-store audit probability this week.
 
-    ``a_s = min(1, a * I(t) * w_s / mean(w))`` with ``w_s = (1 + k [fake live]) (1 + h d_s)``
+    ``a_s = min(1, a * I(t) * w_s / mean(w))`` with ``w_s = (1 + k [suspicious_s]) (1 + h d_s)``
     under risk targeting (``w_s = 1 + h d_s`` under random targeting), ``d_s``
-    the firm's association degree over the mean degree. Normalising by the mean
-    keeps the expected number of audits (the budget) independent of targeting.
+    the firm's association degree over the mean degree. A store is suspicious
+    when the platform deleted fake reviews from it, or caught it, recently
+    (its decayed record of deleted reviews is at least one review): risk
+    targeting uses only what the platform can know. The mean is over real
+    stores (each model store counts ``weight`` times), so the expected number
+    of audits (the budget) does not depend on targeting.
     """
-    w = np.ones(evidence.shape[0])
+    w = np.ones(suspicious.shape[0])
     if targeting == "risk" and targeting_strength > 0:
-        w += targeting_strength * evidence
+        w += targeting_strength * suspicious
     if hub_targeting > 0:
         w *= 1.0 + hub_targeting * degree_ratio
-    mean = w.mean() if w.size else 1.0
+    if w.size == 0:
+        mean = 1.0
+    elif weight is None:
+        mean = w.mean()
+    else:
+        mean = float((w * weight).sum() / weight.sum()) if weight.sum() > 0 else 1.0
     return np.minimum(1.0, base * level * w / mean)
 
 
-def detect(
-    audited: np.ndarray, evidence: np.ndarray, u: np.ndarray, tpr: float, fpr: float
-) -> np.ndarray:
-    """Audit outcome: a store with live fake reviews is caught with the true-positive
-    rate, an honest one flagged with the false-positive rate (``u`` uniform draws)."""
-    return audited & np.where(evidence, u < tpr, u < fpr)
+@rule
+def detection_probability(evidence, true_positive_rate, false_positive_rate, half_saturation):
+    """Chance that an audit flags a store: ``fpr + (tpr - fpr) E / (E + E_half)``.
+
+    ``E`` is the evidence an audit can find (fake reviews bought, aged and not
+    yet deleted, ``merchants.age_evidence``); a store with none is flagged only
+    by mistake, one with much at the true-positive rate; ``E_half`` is the
+    evidence at which half the difference is reached. So a store that stops
+    buying grows less detectable as its evidence fades and is deleted.
+    """
+    share = evidence / (evidence + half_saturation) if evidence > 0.0 else 0.0
+    return false_positive_rate + (true_positive_rate - false_positive_rate) * share
+
+
+def detect(audited: np.ndarray, u: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    """Audit outcome: an audited store is flagged when its uniform draw is below
+    its detection probability (:func:`detection_probability`)."""
+    return audited & (u < probability)
+
+
+@rule
+def payout_balance(gmv, net_sales, gross_margin):
+    """What the platform owes a store for a week: sales minus its charges (USD).
+
+    ``P_s = G_s - fee_s = N_s + (1 - gm) G_s`` (the cost of goods was the seller's).
+    """
+    return net_sales + (1.0 - gross_margin) * gmv
+
+
+@rule
+def hold_amount(held_weeks, payout):
+    """Funds frozen by a suspension or ban: ``A_s = h max(P_s, 0)`` (USD), the payout
+    balance of ``h`` weeks (Amazon's 14-day payout cycle)."""
+    return held_weeks * max(payout, 0.0)
+
+
+def expected_forfeit_share(cfg: EnforcementConfig) -> float:
+    """Expected share of a hold lost for good, given a first penalty (policy-derived).
+
+    The first rung of the penalty ladder decides: a warning holds nothing
+    (0); a suspension ends in a ban with probability ``1 - reinstatement``,
+    which forfeits with ``forfeit_on_ban_probability``; a ban forfeits with
+    ``forfeit_on_ban_probability``. Released funds cost nothing (no
+    discounting), so only this share of a hold is a loss.
+    """
+    first = cfg.penalty_ladder[0] if cfg.penalty_ladder else "warning"
+    if first == "warning":
+        return 0.0
+    if first == "suspension":
+        return (1.0 - cfg.reinstatement_probability) * cfg.forfeit_on_ban_probability
+    return cfg.forfeit_on_ban_probability
 
 
 def penalty_for_strike(strikes: np.ndarray, ladder: list[str]) -> np.ndarray:
     """Status code after the k-th strike: ``ladder[min(k, len) - 1]`` (last step repeats)."""
     codes = np.array([PENALTY_CODE[p] for p in ladder], dtype=np.int8)
     return codes[np.minimum(strikes, len(ladder)) - 1]
+
+
+def retention(half_life_weeks: float) -> float:
+    """Weekly retention ``0.5^(1 / half_life)`` of a stock with the given half-life."""
+    return 0.5 ** (1.0 / half_life_weeks)
 
 
 class EnforcementPolicy(mesa.Agent):
@@ -92,16 +153,26 @@ class EnforcementPolicy(mesa.Agent):
         self.start_step = cal.first_step_on_or_after(cfg.start_date)
         self.lag_weeks = days_to_weeks(cfg.review_deletion_lag_days)
         self.hold_weeks = days_to_weeks(cfg.fund_hold_days)
+        self.evidence_keep = retention(cfg.evidence_half_life_weeks)
+        self.suspicion_keep = retention(cfg.suspicion_half_life_weeks)
+        self.forfeit_share = expected_forfeit_share(cfg)
         self.level = 0.0
+
+    @staticmethod
+    def inert_terms() -> tuple[float, float]:
+        """Held weeks and expected forfeited share of the inert default policy."""
+        cfg = EnforcementConfig()
+        return cfg.held_weeks_of_sales, expected_forfeit_share(cfg)
 
     def step(self) -> None:
         """Delete lagged fake reviews, end suspensions, audit, penalise, sweep.
 
         Order: (1) deletion of reviews bought ``lag`` weeks ago (while the policy
-        is in force), (2) suspensions that end are reinstated or turned into bans,
-        (3) audits and penalties on the penalty ladder, (4) related-account
-        sweeps of the other stores of firms banned in (2) or (3), (5) false links
-        that suspend unrelated stores, in number ~ Binomial(bans, p_link).
+        is in force): they leave the page and the evidence, and enter the
+        store's suspicion record; (2) suspensions that end are reinstated or
+        turned into bans; (3) audits and penalties on the penalty ladder;
+        (4) related-account sweeps of the other stores of firms banned in (2) or
+        (3); (5) false links that suspend unrelated stores.
         """
         m, c, p = self.model, self.cfg, self.platform_index
         t = m.t
@@ -125,10 +196,17 @@ class EnforcementPolicy(mesa.Agent):
             ring = st.ring[(t - self.lag_weeks) % m.ring_weeks]
             on_p = ids[ring[ids] > 0]
             if on_p.size:
-                deleted = ring[on_p] * c.review_deletion_rate
+                batch = ring[on_p].astype(np.float64)
+                deleted = c.review_deletion_rate * batch
                 st.fake_live[on_p] = np.maximum(0.0, st.fake_live[on_p] - deleted)
-                # a deleted campaign is no evidence any more (clip float residue)
+                # what is left of the batch's evidence after lag weeks of ageing goes with it
+                aged = deleted * self.evidence_keep**self.lag_weeks
+                st.evidence[on_p] = np.maximum(0.0, st.evidence[on_p] - aged)
+                st.suspicion[on_p] += deleted
+                # clip float residue: a fully deleted stock is no evidence at all
                 st.fake_live[on_p[st.fake_live[on_p] < 1e-9]] = 0.0
+                st.evidence[on_p[st.evidence[on_p] < 1e-9]] = 0.0
+                m.rec_stores("reviews_deleted", p, on_p, deleted)
 
         # (2) suspensions ending this week.
         banned = [np.empty(0, dtype=np.int64)]
@@ -155,45 +233,61 @@ class EnforcementPolicy(mesa.Agent):
             cand = live[banned_firm[st.firm[live]]]
             swept = cand[rng.random(cand.size) < c.related_account_sweep_probability]
             honest = swept[st.fake_live[swept] <= 0]
-            m.rec_add("swept_honest", p, m.firms.origin[st.firm[honest]])
+            m.rec_stores("swept_honest", p, honest)
             self._ban(swept, CAUSE_RELATED)
 
-        # (5) false links: unrelated stores caught in the sweep's net.
+        # (5) false links: each active or warned store of the platform is wrongly linked
+        # to one of this week's bans with the chance that makes the expected number of
+        # real victims p_link x (real stores banned in steps 2-3)
         if ban.size and c.false_link_probability > 0:
-            k = int(rng.binomial(ban.size, c.false_link_probability))
             pool = kn.select_status(ids, status, ACTIVE, WARNED)
-            if k and pool.size:
-                victims = rng.choice(pool, size=min(k, pool.size), replace=False)
-                m.rec_add("false_links", p, m.firms.origin[st.firm[victims]])
+            if pool.size:
+                omega = m.firms.weight
+                real_bans = float(omega[st.firm[ban]].sum())
+                real_pool = float(omega[st.firm[pool]].sum())
+                chance = min(1.0, c.false_link_probability * real_bans / real_pool)
+                victims = pool[rng.random(pool.size) < chance]
+                m.rec_stores("false_links", p, victims)
                 self._suspend(victims)
 
     def _audit(self, live: np.ndarray) -> np.ndarray:
         """Audit ``live`` stores, apply the penalty ladder; return the stores banned."""
         m, c, p = self.model, self.cfg, self.platform_index
         st = m.stores
-        evidence = st.fake_live[live] > 0
+        firms = st.firm[live]
+        omega = m.firms.weight[firms]
         prob = audit_probabilities(
             c.audit_probability_per_week,
             self.level,
-            evidence,
-            m.degree_ratio[st.firm[live]],
+            st.suspicion[live] >= 1.0,
+            m.degree_ratio[firms],
             c.targeting,
             c.targeting_strength,
             c.hub_targeting,
+            omega,
         )
         u = m.rng_enforcement.random((2, live.size))
         audited = u[0] < prob
-        caught = detect(audited, evidence, u[1], c.true_positive_rate, c.false_positive_rate)
-        origin = m.firms.origin[st.firm[live]]
-        m.rec_add("audits", p, origin[audited])
-        m.rec_add("detections", p, origin[caught & evidence])
-        m.rec_add("false_positives", p, origin[caught & ~evidence])
-        m.audit_cost[p] += audited.sum() * c.cost_per_audit_usd
+        found = detection_probability(
+            st.evidence[live],
+            c.true_positive_rate,
+            c.false_positive_rate,
+            c.evidence_half_saturation_reviews,
+        )
+        caught = detect(audited, u[1], found)
+        guilty = st.fake_live[live] > 0  # has fake reviews on its page (bought, not deleted)
+        m.rec_stores("audits", p, live[audited])
+        m.rec_stores("detections", p, live[caught & guilty])
+        m.rec_stores("false_positives", p, live[caught & ~guilty])
+        m.audit_cost[p] += float(omega[audited].sum()) * c.cost_per_audit_usd
         hit = live[caught]
         if hit.size == 0:
             return hit
-        # Detection deletes the store's fake reviews at once and the inflated rating with them.
+        # Detection deletes the store's fake reviews at once, with the inflated rating and the
+        # evidence; the platform remembers them (suspicion).
+        st.suspicion[hit] += st.fake_live[hit]
         st.fake_live[hit] = 0.0
+        st.evidence[hit] = 0.0
         st.inflation[hit] = 0.0
         st.strikes[hit] += 1
         outcome = penalty_for_strike(st.strikes[hit], c.penalty_ladder)
@@ -207,21 +301,29 @@ class EnforcementPolicy(mesa.Agent):
     # ----------------------------------------------------------------- helpers
 
     def _mark_penalised(self, idx: np.ndarray) -> None:
+        """Count each store penalised this week once for its firm's risk learning."""
         m = self.model
-        m.penalised[m.stores.firm[idx], self.platform_index] = True
+        st = m.stores
+        new = idx[st.penalised_at[idx] != m.t + 1]
+        st.penalised_at[new] = m.t + 1
+        np.add.at(m.hits[:, self.platform_index], st.firm[new], 1)
 
     def _freeze(self, idx: np.ndarray, forfeit: np.ndarray | None) -> None:
-        """Move ``held_weeks_of_sales`` of net sales from the firm's cash into a hold
-        released after ``fund_hold_days`` (or lost, if ``forfeit``)."""
+        """Hold ``held_weeks_of_sales`` weeks of the store's payout balance, released after
+        ``fund_hold_days`` (or lost, if ``forfeit``). A store is frozen once a week:
+        a second penalty in the same week only moves the release date."""
         m, c = self.model, self.cfg
         st = m.stores
-        amount = c.held_weeks_of_sales * np.maximum(st.net_sales[idx], 0.0)
+        fresh = st.frozen_at[idx] != m.t + 1
+        payout = payout_balance(st.gmv[idx], st.net_sales[idx], m.cfg.merchants.gross_margin_rate)
+        amount = np.where(fresh, hold_amount(c.held_weeks_of_sales, payout), 0.0)
         np.subtract.at(m.firms.cash, st.firm[idx], amount)
         st.frozen[idx] += amount
+        st.frozen_at[idx] = m.t + 1
         st.release[idx] = m.t + self.hold_weeks
         if forfeit is not None:
             st.forfeit[idx] |= forfeit
-        m.rec_add("frozen_new_usd", self.platform_index, m.firms.origin[st.firm[idx]], amount)
+        m.rec_stores("frozen_new_usd", self.platform_index, idx, amount)
 
     def _suspend(self, idx: np.ndarray) -> None:
         if idx.size == 0:
@@ -230,7 +332,7 @@ class EnforcementPolicy(mesa.Agent):
         st = m.stores
         m.set_status(idx, SUSPENDED)
         st.suspended_until[idx] = m.t + max(1, round(c.suspension_weeks))
-        m.rec_add("new_suspensions", self.platform_index, m.firms.origin[st.firm[idx]])
+        m.rec_stores("new_suspensions", self.platform_index, idx)
         self._freeze(idx, None)
         self._mark_penalised(idx)
 
@@ -247,4 +349,4 @@ class EnforcementPolicy(mesa.Agent):
         m.banned_now[firms, self.platform_index] = True
         m.firms.ever_banned[firms, self.platform_index] = True
         m.loss_cause[firms, self.platform_index] = cause
-        m.rec_add("new_bans", self.platform_index, m.firms.origin[firms])
+        m.rec_stores("new_bans", self.platform_index, idx)

@@ -27,13 +27,13 @@ from . import platforms as pl
 from .demand import allocate_sales, rating_factor, store_weight_from_factors
 from .jit import kernel
 from .merchants import (
+    age_evidence,
     campaign_cost,
     campaign_decision,
     campaign_reviews,
     channel_profit,
-    peer_penalty_share,
     perceived_detection,
-    risk_signal,
+    pooled_penalty_rate,
     update_inflation,
     update_risk,
 )
@@ -164,6 +164,8 @@ def campaigns(
     gmv,
     inflation,
     fake_live,
+    evidence,
+    suspicion,
     ring_slot,
     campaign_flag,
     camp_pair,
@@ -182,6 +184,8 @@ def campaigns(
     sanction,
     rho,
     gain_stars,
+    evidence_keep,
+    suspicion_keep,
     quality,
     beta_r,
     rating_fac,
@@ -189,14 +193,16 @@ def campaigns(
 ):
     """Grey-practice decision of every live store and the review stock it leaves.
 
-    Evaluates ``campaign_reviews``, ``perceived_detection``, ``campaign_decision``
-    and ``update_inflation`` (merchants.py) per store, in store order. Writes the
-    live-store index list into ``live_idx`` and returns how many there are; for
-    phase 3 it also leaves ``demand.rating_factor`` of each live store in
-    ``rating_fac`` (``R_s = q_f + I_s``) and zeroes
-    last week's sales of stores that no longer sell. The campaign cost ``K``
-    is summed per (platform, firm) into ``camp_pair`` (zero on entry), store by
-    store in store order, in a register while consecutive stores share the pair.
+    Evaluates ``campaign_reviews``, ``campaign_cost``, ``perceived_detection``,
+    ``campaign_decision`` and ``update_inflation`` (merchants.py) per store, in
+    store order, and ages every store's evidence and suspicion
+    (``age_evidence``, retention per platform). Writes the live-store index
+    list into ``live_idx`` and returns how many there are; for phase 3 it also
+    leaves ``demand.rating_factor`` of each live store in ``rating_fac``
+    (``R_s = q_f + I_s``) and zeroes last week's sales of stores that no longer
+    sell. The campaign cost ``K`` is summed per (platform, firm) into
+    ``camp_pair`` (zero on entry), store by store in store order, in a register
+    while consecutive stores share the pair.
     """
     k = 0
     cp = -1
@@ -204,6 +210,7 @@ def campaigns(
     s_camp = 0.0
     for i in range(n):
         s = status[i]
+        p = platform[i]
         live = s == ACTIVE or s == WARNED
         bought = 0.0
         decide = False
@@ -212,7 +219,6 @@ def campaigns(
             live_idx[k] = i
             k += 1
             f = firm[i]
-            p = platform[i]
             g = gmv[i]
             pr = price[f]
             reviews = campaign_reviews(g, pr, per_order, minimum)
@@ -240,6 +246,8 @@ def campaigns(
             net_sales[i] = 0.0
         campaign_flag[i] = decide
         fake_live[i] += bought
+        evidence[i] = age_evidence(evidence[i], bought, evidence_keep[p])
+        suspicion[i] = age_evidence(suspicion[i], 0.0, suspicion_keep[p])
         ring_slot[i] = bought
     if cp >= 0:
         camp_pair[cp, cf] = s_camp
@@ -251,12 +259,14 @@ def campaigns(
 
 @kernel
 def store_weights(
-    live_idx, k, firm, platform, size, n_act, npow, exp_rating, price_pow, weights, totals
+    live_idx, k, firm, platform, size, weight, n_act, npow, rating_fac, price_fac, weights, totals
 ):
-    """``w_s = size_f n_fp^(theta-1) exp(.) price_f^(-beta_p)`` and ``W_p = sum w_s``.
+    """``w_s`` (``demand.store_weight_from_factors``) and ``W_p = sum_s omega_f w_s``.
 
-    ``npow[n]`` holds ``max(n, 1)^(theta - 1)``; returns -1, or a store count
-    that ``npow`` does not cover (the caller extends it and calls again).
+    ``omega_f`` is the firm's weight in model-firm equivalents (a model firm
+    stands for ``omega_f * scale`` identical real firms, each selling ``G_s``).
+    ``npow[n]`` holds ``demand.store_count_factor(n)``; returns -1, or a store
+    count that ``npow`` does not cover (the caller extends it and calls again).
     """
     for p in range(totals.size):
         totals[p] = 0.0
@@ -267,9 +277,9 @@ def store_weights(
         na = n_act[p, f]
         if na >= npow.size:
             return na
-        w = store_weight_from_factors(size[f], npow[na], exp_rating[j], price_pow[f])
+        w = store_weight_from_factors(size[f], npow[na], rating_fac[j], price_fac[f])
         weights[j] = w
-        totals[p] += w
+        totals[p] += weight[f] * w
     return -1
 
 
@@ -281,6 +291,7 @@ def store_accounts(
     firm,
     platform,
     origin,
+    weight,
     weights,
     totals,
     demand,
@@ -303,13 +314,15 @@ def store_accounts(
 ):
     """Store sales, fees and net sales; sums per (firm, platform) and per platform.
 
-    ``GMV_s = D_p w_s / W_p`` (``allocate``); fees = referral (none in a fee
-    holiday) + fulfilment/ads + per-order + fixed; ``net = GMV m - fees``.
-    ``ns_pair`` must be zero on entry (``firm_accounts`` clears what it reads).
-    Running sums stay in registers while consecutive stores share a key; each
-    run starts from the stored value, so every sum is still taken store by
-    store in store order (as ``np.bincount``). Stores not selling had their
-    sales zeroed by ``campaigns``.
+    Per real firm: ``G_s = D_p w_s / W_p`` (``demand.allocate_sales``), fees
+    (``platforms.store_fees``; none in a fee holiday's referral part) and
+    ``N_s`` (``platforms.net_sales``). Platform sums (fee revenue per origin,
+    the sales-weighted prevalence terms) weigh each store by its firm's
+    ``omega_f``. ``ns_pair`` must be zero on entry (``firm_accounts`` clears
+    what it reads). Running sums stay in registers while consecutive stores
+    share a key; each run starts from the stored value, so every sum is still
+    taken store by store in store order. Stores not selling had their sales
+    zeroed by ``campaigns``.
     """
     cp = -1  # current (platform, firm) run
     cf = -1
@@ -324,8 +337,8 @@ def store_accounts(
         f = firm[i]
         p = platform[i]
         o = origin[f]
-        tot = totals[p]
-        g = allocate_sales(demand[p], weights[j], tot)
+        om = weight[f]
+        g = allocate_sales(demand[p], weights[j], totals[p])
         gmv[i] = g
         fees = pl.store_fees(
             g, ref[p], fee_holiday_until[i] > t, ful[p], per_order[p], price[f], fixed_week[p]
@@ -346,15 +359,15 @@ def store_accounts(
             cq = p
             s_num = prev_num[p]
             s_den = prev_den[p]
-        s_num += g * (inflation[i] / infl_scale)
-        s_den += g
+        s_num += om * g * (inflation[i] / infl_scale)
+        s_den += om * g
         po = p * 2 + o
         if po != co:
             if co >= 0:
                 fee_rev[co // 2, co % 2] = s_fee
             co = po
             s_fee = fee_rev[p, o]
-        s_fee += fees
+        s_fee += om * fees
     if cp >= 0:
         ns_pair[cp, cf] = s_ns
     if cq >= 0:
@@ -378,11 +391,15 @@ def firm_accounts(
     running_cost,
     cash,
     loss_weeks,
+    origin,
+    weight,
+    booked,
 ):
     """Weekly profit per platform, running cost, cash and loss streaks of every firm.
 
-    ``pi_fp = net_fp - C_p k_f^gamma [listed] - K_fp`` (``channel_costs``),
+    ``pi_fp = net_fp - C_p k_f^gamma [listed] - K_fp`` (``merchants.channel_profit``),
     running cost ``sum_p C_p k^gamma + sum_p n_fp F_p``, cash ``+= sum_p pi_fp``.
+    ``booked[o]`` adds ``sum_f omega_f sum_p pi_fp`` by origin (the money ledger).
     """
     P = listed.shape[1]
     for r in range(rows.size):
@@ -415,23 +432,27 @@ def firm_accounts(
                 loss_weeks[f, p] = 0
         running_cost[f] = cc_sum + fix_sum
         cash[f] += psum
+        booked[origin[f]] += weight[f] * psum
 
 
 # ----------------------------------------------------------- 5. funds due
 
 
 @kernel
-def release_due(n, frozen, release, forfeit, firm, platform, origin, alive, t, cash, rel, lost):
-    """Release frozen funds due by week ``t`` (or forfeit them); sums per (platform, origin)."""
+def release_due(
+    n, frozen, release, forfeit, firm, platform, origin, weight, alive, t, cash, rel, lost
+):
+    """Release frozen funds due by week ``t`` (or forfeit them); weighted sums per
+    (platform, origin). A hold is per real store: the firm's cash gets ``Z_s``."""
     for i in range(n):
         a = frozen[i]
         if a > 0 and release[i] <= t:
             f = firm[i]
             if not forfeit[i] and alive[f]:
                 cash[f] += a
-                rel[platform[i], origin[f]] += a
+                rel[platform[i], origin[f]] += weight[f] * a
             else:
-                lost[platform[i], origin[f]] += a
+                lost[platform[i], origin[f]] += weight[f] * a
             frozen[i] = 0.0
             forfeit[i] = False
 
@@ -440,54 +461,34 @@ def release_due(n, frozen, release, forfeit, firm, platform, origin, alive, t, c
 
 
 @kernel
-def learn_risk(
-    n, rows, indptr, indices, penalised, seen_now, listed_prev, member, risk, rate, peer_w
-):
-    """``r <- r + alpha (x - r)``, ``x = (1 - w) own + w peer`` (``update_risk``), with
-    ``peer = hits / max(1, seen)`` over association ties (``peer_penalty_share``).
+def learn_risk(rows, indptr, indices, hits, exposure, member, risk, rate, peer_w):
+    """Perceived per-store penalty rates from own and peers' store-weeks (``update_risk``).
 
-    A peer is "seen" on ``p`` if it is listed there now (``seen_now``, live
-    store counts), was listed last week or was penalised there. Hits and seen
-    are whole numbers, so counting them through per-firm bit masks is exact.
+    For firm ``f`` and platform ``p``: own penalised stores ``h_fp`` out of
+    ``e_fp`` stores exposed (live when enforcement began this week), and the
+    sums over its association ties ``sum_j h_jp``, ``sum_j e_jp``; the signal
+    is ``merchants.pooled_penalty_rate`` (peers count with weight ``w`` for
+    members, 0 for others). A week with no exposure leaves ``r_fp`` unchanged.
+    ``hits`` is (firms, platforms), ``exposure`` (platforms, firms).
     """
     P = risk.shape[0]
-    # dead rows hold no store and no penalty: their masks stay 0
-    pen = np.zeros(n, dtype=np.uint8)
-    seen = np.zeros(n, dtype=np.uint8)
-    for r in range(rows.size):
-        j = rows[r]
-        a = 0
-        b = 0
-        for p in range(P):
-            x = penalised[j, p]
-            if x:
-                a |= 1 << p
-            if x or seen_now[p, j] > 0 or listed_prev[j, p]:
-                b |= 1 << p
-        pen[j] = a
-        seen[j] = b
-    hits = np.zeros(P, dtype=np.int64)
-    cnt = np.zeros(P, dtype=np.int64)
+    ph = np.zeros(P)
+    pe = np.zeros(P)
     for r in range(rows.size):
         f = rows[r]
         for p in range(P):
-            hits[p] = 0
-            cnt[p] = 0
-        for e in range(indptr[f], indptr[f + 1]):
-            j = indices[e]
-            a = pen[j]
-            b = seen[j]
-            if a == 0 and b == 0:
-                continue
-            for p in range(P):
-                hits[p] += (a >> p) & 1
-                cnt[p] += (b >> p) & 1
+            ph[p] = 0.0
+            pe[p] = 0.0
         w = peer_w if member[f] else 0.0
-        own_mask = pen[f]
+        if w > 0.0:
+            for e in range(indptr[f], indptr[f + 1]):
+                j = indices[e]
+                for p in range(P):
+                    ph[p] += hits[j, p]
+                    pe[p] += exposure[p, j]
         for p in range(P):
-            own = 1.0 if (own_mask >> p) & 1 else 0.0
-            peer = peer_penalty_share(float(hits[p]), float(cnt[p]))
-            risk[p, f] = update_risk(risk[p, f], risk_signal(own, peer, w), rate)
+            x = pooled_penalty_rate(float(hits[f, p]), float(exposure[p, f]), ph[p], pe[p], w)
+            risk[p, f] = update_risk(risk[p, f], x, rate)
 
 
 # ------------------------------------------------------------- 9. record
@@ -495,9 +496,9 @@ def learn_risk(
 
 @kernel
 def record_stores(
-    n, status, firm, platform, origin, campaign, gmv, frozen, fake_live, inflation, acc
+    n, status, firm, platform, origin, weight, campaign, gmv, frozen, fake_live, inflation, acc
 ):
-    """Store stocks per (platform, origin), summed in store order.
+    """Store stocks per (platform, origin), each store weighted by its firm's ``omega_f``.
 
     ``acc[k]`` rows: 0 active, 1 warned, 2 suspended, 3 grey, 4 gmv, 5 frozen,
     6 fake reviews live, 7 inflation x gmv; returns the number of rows that
@@ -509,7 +510,9 @@ def record_stores(
     for i in range(n):
         s = status[i]
         p = platform[i]
-        o = origin[firm[i]]
+        f = firm[i]
+        o = origin[f]
+        om = weight[f]
         key = p * 2 + o
         if key != cur:
             if cur >= 0:
@@ -532,21 +535,21 @@ def record_stores(
             a6 = acc[6, p, o]
             a7 = acc[7, p, o]
         if s == ACTIVE:
-            a0 += 1.0
+            a0 += om
         elif s == WARNED:
-            a1 += 1.0
+            a1 += om
         elif s == SUSPENDED:
-            a2 += 1.0
+            a2 += om
         if campaign[i] and (s == ACTIVE or s == WARNED):
-            a3 += 1.0
+            a3 += om
         g = gmv[i]
-        a4 += g
+        a4 += om * g
         fz = frozen[i]
         if fz > 0:
-            a5 += fz
+            a5 += om * fz
         if ACTIVE <= s <= SUSPENDED:
-            a6 += fake_live[i]
-        a7 += inflation[i] * g
+            a6 += om * fake_live[i]
+        a7 += om * inflation[i] * g
         if (s != CLOSED and s != BANNED) or fz > 0:
             keep += 1
     if cur >= 0:
@@ -564,27 +567,41 @@ def record_stores(
 
 @kernel
 def record_firms(
-    rows, n_old, n_live, listed, alive, origin, loss_cause, gain_cause, stats, lm, mm, flows, none
+    rows,
+    n_old,
+    n_live,
+    listed,
+    alive,
+    origin,
+    weight,
+    loss_cause,
+    gain_cause,
+    stats,
+    lm,
+    mm,
+    flows,
+    none,
 ):
     """Listings, firm counts and platform-set changes (flows) of every firm row.
 
+    Every firm counts with its weight ``omega_f`` (model-firm equivalents).
     ``listed`` holds last week's listings on entry and this week's on return.
     ``stats[o]``: alive, listed anywhere, on 2+ platforms, memberships;
     ``lm``/``mm``: listed and multi-homed merchants per (platform, origin);
     ``flows[o, from, to, cause]``: as ``MarketModel._record_flows`` explains,
-    summed firm by firm in row order. Counts (integers) are tallied as a
-    histogram of listing sets by origin. Returns the number of firms whose
+    summed firm by firm in row order. Returns the number of firms whose
     platform set changed.
     """
     P = n_live.shape[0]
-    hist = np.zeros((2, 1 << P), dtype=np.int64)
-    n_alive = np.zeros(2, dtype=np.int64)
+    hist = np.zeros((2, 1 << P))
+    n_alive = np.zeros(2)
     changed = 0
     for r in range(rows.size):
         f = rows[r]
         o = origin[f]
+        om = weight[f]
         if alive[f]:
-            n_alive[o] += 1
+            n_alive[o] += om
         mask = 0
         before = 0
         for p in range(P):
@@ -592,7 +609,7 @@ def record_firms(
                 mask |= 1 << p
             if f < n_old and listed[f, p]:
                 before |= 1 << p
-        hist[o, mask] += 1
+        hist[o, mask] += om
         if mask == before:
             continue
         changed += 1
@@ -607,13 +624,13 @@ def record_firms(
         if nG == 0:
             for p in range(P):
                 if (lost >> p) & 1:
-                    flows[o, p, none, loss_cause[f, p]] += 1.0
+                    flows[o, p, none, loss_cause[f, p]] += om
         elif nL == 0:
             for q in range(P):
                 if (gained >> q) & 1:
-                    flows[o, none, q, gain_cause[f, q]] += 1.0
+                    flows[o, none, q, gain_cause[f, q]] += om
         else:
-            share = 1.0 / nG
+            share = om / nG
             for p in range(P):
                 if (lost >> p) & 1:
                     for q in range(P):
@@ -645,21 +662,21 @@ def record_firms(
 
 
 @kernel
-def mean_alive_rows(x, alive_rows, n):
-    """Means over alive rows ``f < n`` of ``x[p, f]`` per ``p`` (rows added one by one,
-    as numpy's ``x[:n][alive].mean(axis=0)`` on the row-major layout)."""
+def mean_alive_rows(x, weight, alive_rows, n):
+    """Weighted means over alive rows ``f < n`` of ``x[p, f]`` per ``p`` (real-firm means)."""
     P = x.shape[0]
     s = np.zeros(P)
-    c = 0
+    c = 0.0
     for r in range(alive_rows.size):
         f = alive_rows[r]
         if f >= n:
             break
-        c += 1
+        c += weight[f]
         for p in range(P):
-            s[p] += x[p, f]
-    for p in range(P):
-        s[p] = s[p] / c
+            s[p] += weight[f] * x[p, f]
+    if c > 0:
+        for p in range(P):
+            s[p] = s[p] / c
     return s, c
 
 

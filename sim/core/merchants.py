@@ -15,6 +15,7 @@ from scipy import special, stats
 
 from .config import OriginConfig
 from .jit import rule
+from .population import Design, expected_size, size_at
 from .state import STATUS_NAMES
 
 if TYPE_CHECKING:
@@ -86,24 +87,35 @@ class Merchant(mesa.Agent):
 
 
 def draw_attributes(
-    oc: OriginConfig, n: int, rng: np.random.Generator, n_known_platforms: int
+    oc: OriginConfig,
+    n: int,
+    rng: np.random.Generator,
+    n_known_platforms: int,
+    design: Design,
+    initial: bool,
 ) -> dict[str, np.ndarray]:
-    """Draw ``n`` firms of one origin by inverse transforms of fixed base draws.
+    """Draw ``n`` model firms of one origin by inverse transforms of fixed base draws.
 
     Every firm consumes the same base draws whatever the parameters, so a
     parameter change moves attributes monotonically under common random numbers.
 
-    - size ``x = x_m u^(-1/alpha)``, ``x_m = 2^(-1/alpha)`` (Pareto, median 1);
+    - position ``v`` in the real size distribution and weight ``w`` (real firms the
+      model firm stands for) from the sampling ``design`` (population.py): the
+      stratified sample for the ``initial`` population, a Poisson sample for
+      entrants; size ``x = x(v)``, a Pareto law with median 1 truncated at
+      ``size_max``;
     - quality ``q ~ N(mu_q, sd_q)`` clipped to [1, 5];
     - price log-normal with mean ``mu_p`` and coefficient of variation ``cv``;
     - propensity ``~ Beta(m c, (1 - m) c)`` (mean m, concentration c);
     - extra stores ``~ Poisson(lambda sqrt(size))`` (capped);
-    - association membership ``u < share``; one listing draw per known platform.
+    - ``u_member``, the uniform compared with the membership probability
+      (population.member_probability); one listing draw per known platform.
     """
     u = rng.random((n, 5 + n_known_platforms))
     z = rng.standard_normal((n, 2))
     alpha = oc.size_pareto_alpha
-    size = 2.0 ** (-1.0 / alpha) * np.power(1.0 - u[:, 0], -1.0 / alpha)
+    v, weight = design.stratified(u[:, 0]) if initial else design.poisson(u[:, 0])
+    size = np.asarray(size_at(v, alpha, oc.size_max), dtype=np.float64)
     quality = np.clip(oc.quality_mean + oc.quality_sd * z[:, 0], 1.0, 5.0)
     s2 = np.log1p(oc.price_cv**2)
     price = np.exp(np.log(oc.price_mean_usd) - s2 / 2 + np.sqrt(s2) * z[:, 1])
@@ -116,18 +128,24 @@ def draw_attributes(
     extra = np.where(lam > 0, stats.poisson.ppf(u[:, 2], np.maximum(lam, 1e-12)), 0.0)
     return {
         "size": size,
+        "weight": weight,
         "quality": quality,
         "price": price,
         "propensity": propensity,
         "extra_stores": np.minimum(np.nan_to_num(extra), MAX_EXTRA_STORES).astype(np.int16),
-        "member": u[:, 3] < oc.association_member_share,
+        "u_member": u[:, 3],
         "u_listing": u[:, 5:],
     }
 
 
-def expected_size(alpha: float) -> float:
-    """Mean of the median-1 Pareto size distribution (finite for alpha > 1)."""
-    return alpha * 2.0 ** (-1.0 / alpha) / (alpha - 1.0)
+def initial_cash(size: np.ndarray, oc: OriginConfig, gmv_per_firm_week: float) -> np.ndarray:
+    """Initial cash: ``capital_weeks * (d / E[x]) * x_f * 0.10`` (USD).
+
+    ``capital_weeks_of_sales`` weeks of expected sales at a 10% net margin, with
+    ``d / E[x]`` the weekly sales of a firm of size 1 (``E[x]`` the mean real size).
+    """
+    per_size = gmv_per_firm_week / expected_size(oc.size_pareto_alpha, oc.size_max)
+    return oc.capital_weeks_of_sales * per_size * size * CASH_MARGIN
 
 
 # ------------------------------------------------------------- grey practice
@@ -193,31 +211,50 @@ def update_inflation(inflation, campaign, gain_stars, persistence):
     return persistence * inflation + (1.0 - persistence) * gain_stars * (1.0 if campaign else 0.0)
 
 
+@rule
+def age_evidence(stock, added, retention):
+    """A decaying stock: ``E <- lambda E + added`` (reviews).
+
+    Evidence an audit can find: every fake review bought adds one, and the
+    stock fades with retention ``lambda = 0.5^(1 / half_life)`` per week
+    (``evidence_half_life_weeks``; reviewer accounts and purchase patterns age).
+    The same rule ages the platform's record of deleted reviews (suspicion,
+    ``suspicion_half_life_weeks``) with ``added = 0``.
+    """
+    return retention * stock + added
+
+
 # ------------------------------------------------------------- risk learning
 
 
 @rule
-def peer_penalty_share(hits, seen):
-    """Share of a firm's peers seen on a platform that were penalised there this week.
+def pooled_penalty_rate(own_hits, own_exposure, peer_hits, peer_exposure, peer_weight):
+    """This week's observed penalty rate per store-week, pooled over own and peers' stores.
 
-    ``s_fp = hits_fp / max(1, seen_fp)`` with ``hits = sum_j A_fj pen_jp`` and
-    ``seen = sum_j A_fj seen_jp`` counted over association ties (``kernels.learn_risk``).
+    ``x_fp = (h_fp + w sum_j h_jp) / (e_fp + w sum_j e_jp)`` with ``h`` the
+    stores penalised on ``p`` this week and ``e`` the stores exposed (live when
+    enforcement began), ``j`` over the firm's association ties and ``w`` the
+    weight of a peer's store-week relative to one of the firm's own
+    (``peer_weight`` for members, 0 for others). Unit: penalties per store and
+    week. A member without exposed peers learns exactly as a non-member; with
+    peers it pools their observations with its own. Returns -1 when nothing was
+    observed (no exposure).
     """
-    return hits / max(seen, 1.0)
-
-
-@rule
-def risk_signal(own, peer, peer_weight):
-    """This week's risk signal: ``x = (1 - w) own + w peer`` (``w = 0`` for non-members)."""
-    return (1.0 - peer_weight) * own + peer_weight * peer
+    den = own_exposure + peer_weight * peer_exposure
+    if den <= 0.0:
+        return -1.0
+    return min(1.0, (own_hits + peer_weight * peer_hits) / den)
 
 
 @rule
 def update_risk(risk, signal, rate):
-    """Perceived weekly penalty rate: ``r <- r + alpha (x - r)``.
+    """Perceived weekly penalty rate per store: ``r <- r + alpha (x - r)``.
 
-    Exponential smoothing of the signal (Korobow, Johnson & Axtell 2007).
+    Exponential smoothing of the observed rate (Korobow, Johnson & Axtell 2007);
+    no observation this week (``x < 0``) leaves ``r`` unchanged.
     """
+    if signal < 0.0:
+        return risk
     return risk + rate * (signal - risk)
 
 
@@ -278,46 +315,73 @@ def expected_weekly_profit(
     per_order_fee: np.ndarray,
     running_cost: np.ndarray,
 ) -> np.ndarray:
-    """Expected weekly profit on each platform (firms x platforms).
+    """Expected weekly profit on a platform (arrays broadcast; USD/week).
 
     ``pi_fp = G_fp m_p - n_fp F_p - o_p G_fp / price_f - C_p`` with ``G`` the
     expected sales, ``m_p`` gross margin minus the platform's variable take,
     ``F_p`` the fixed fee per store and week, ``o_p`` the per-order fee and
-    ``C_p`` the firm's own running cost of being on the platform.
+    ``C_p`` the firm's own running cost of being on the platform. ``price``
+    must broadcast against ``est_gmv`` (firms x platforms: pass ``price[:, None]``).
     """
     return (
         est_gmv * margin_rate
         - n_stores * fixed_fee_week
-        - per_order_fee * est_gmv / price[:, None]
+        - per_order_fee * est_gmv / price
         - running_cost
     )
 
 
+def expected_payout(
+    est_gmv: np.ndarray,
+    price: np.ndarray,
+    n_stores: np.ndarray,
+    referral_rate: np.ndarray,
+    fulfilment_rate: np.ndarray,
+    per_order_fee: np.ndarray,
+    fixed_fee_week: np.ndarray,
+) -> np.ndarray:
+    """Expected weekly payout balance on a platform: sales minus the platform's charges.
+
+    ``P_fp = G_fp - fee(G_fp)`` with the charges of ``platforms.store_fees`` on
+    the expected sales of the firm's ``n_fp`` stores (no fee holiday); this is
+    what a fund hold freezes (enforcement.hold_amount).
+    """
+    fees = est_gmv * referral_rate + est_gmv * fulfilment_rate + per_order_fee * est_gmv / price
+    return est_gmv - (fees + n_stores * fixed_fee_week)
+
+
 def penalty_hazard(p_hat: np.ndarray, exposure: np.ndarray) -> np.ndarray:
-    """Perceived weekly chance of a penalty on each platform: ``h_fp = min(1, p_hat_fp e_f)``.
+    """Perceived weekly chance of a penalty per store: ``h_fp = min(1, p_hat_fp e_f)``.
 
     ``e_f`` is the firm's exposure: its effective propensity to manipulate plus,
-    for the honest remainder, a collateral share (false positives, sweeps).
+    for the honest remainder, a collateral share (false positives, sweeps);
+    ``exposure`` must broadcast against ``p_hat`` (pass ``e[:, None]`` for a matrix).
+    Unit: penalties per store and week, like the perceived rate ``r`` it derives from.
     """
-    return np.minimum(1.0, p_hat * exposure[:, None])
+    return np.minimum(1.0, p_hat * exposure)
 
 
 def penalty_loss(
     profit: np.ndarray,
-    est_net_sales: np.ndarray,
+    payout: np.ndarray,
     n_stores: np.ndarray,
     sanction_weeks: float,
     held_weeks: np.ndarray,
+    forfeit_share: np.ndarray,
     onboarding: np.ndarray,
 ) -> np.ndarray:
-    """What a penalty on a platform would cost: ``K_fp = S pi_fp^+ + h_p N_fp + O_p n_fp``.
+    """What penalties on all of a firm's stores on a platform would cost (USD).
 
-    Lost profit for ``S`` weeks, the held weeks of net sales ``N_fp = G_fp m_p``
-    (frozen funds) and the cost of rebuilding the stores.
+    ``K_fp = S pi_fp^+ + phi_p h_p P_fp^+ + O_p n_fp``: lost profit for ``S``
+    weeks, the part of the held payout (``h_p`` weeks of ``P_fp``) expected to
+    be lost for good (``phi_p = enforcement.expected_forfeit_share``: most holds
+    are released) and the cost of rebuilding the stores. The expected weekly
+    loss is ``h_fp K_fp`` with ``h_fp`` the per-store hazard: each of the
+    ``n_fp`` stores carries ``K_fp / n_fp`` of it.
     """
     return (
         sanction_weeks * np.maximum(profit, 0.0)
-        + held_weeks * np.maximum(est_net_sales, 0.0)
+        + forfeit_share * held_weeks * np.maximum(payout, 0.0)
         + onboarding * n_stores
     )
 
@@ -331,17 +395,21 @@ def risk_adjusted_value(profit: np.ndarray, hazard: np.ndarray, loss: np.ndarray
     return profit - hazard * loss
 
 
-def insurance_value(
-    profit: np.ndarray, hazard: np.ndarray, loss: np.ndarray, listed: np.ndarray, aversion: float
-) -> np.ndarray:
+def insurance_value(profit: np.ndarray, exposure_loss: np.ndarray, aversion: float) -> np.ndarray:
     """Weekly value of adding a channel as insurance against losing the current ones.
 
-    ``B_fq = psi min(pi_fq^+, X_f)``, ``X_f = sum_{p listed} h_fp K_fp`` the expected
-    weekly enforcement loss on the firm's current channels: the more it relies
-    on risky platforms, the more a new channel is worth (SCMP 2021).
+    ``B_fq = psi min(pi_fq^+, X_f)`` with ``X_f = sum_{p listed} h_fp K_fp``
+    (:func:`expected_enforcement_loss`) the expected weekly enforcement loss on
+    the firm's current channels: the more it relies on risky platforms, the
+    more a new channel is worth (SCMP 2021). ``exposure_loss`` must broadcast
+    against ``profit``.
     """
-    exposure = np.where(listed, hazard * loss, 0.0).sum(axis=1)
-    return aversion * np.minimum(np.maximum(profit, 0.0), exposure[:, None])
+    return aversion * np.minimum(np.maximum(profit, 0.0), exposure_loss)
+
+
+def expected_enforcement_loss(hazard: np.ndarray, loss: np.ndarray, listed: np.ndarray):
+    """``X_f = sum_{p listed} h_fp K_fp`` per firm (firms x platforms in, firms out)."""
+    return np.where(listed, hazard * loss, 0.0).sum(axis=1)
 
 
 def join_value(
@@ -352,8 +420,76 @@ def join_value(
     one_off_cost: np.ndarray,
     one_off_gain: np.ndarray,
 ) -> np.ndarray:
-    """Value of opening stores on a platform now.
+    """Value of opening stores on a platform now (arrays broadcast).
 
-    ``J_fq = H (omega_f V_fq + B_fq) - O_q n + subsidies + fee holiday``.
+    ``J_fq = H (omega_o V_fq + B_fq) - O_q n + subsidies + fee holiday``;
+    ``willingness`` (``omega_o``) must broadcast (pass ``w[:, None]`` for a matrix).
     """
-    return horizon_weeks * (willingness[:, None] * value + insurance) - one_off_cost + one_off_gain
+    return horizon_weeks * (willingness * value + insurance) - one_off_cost + one_off_gain
+
+
+def expected_sales(
+    demand: np.ndarray, own_weight: np.ndarray, base: np.ndarray, weight: np.ndarray
+) -> np.ndarray:
+    """Expected weekly sales per real firm on a platform (USD/week).
+
+    ``G^_fp = D_p w^_fp / (W'_p + omega_f w^_fp)``: the firm's honest weight
+    ``w^`` (its prospective stores at true quality) against the platform's
+    other stores ``W'_p`` (this week's total weight without the firm's own
+    stores, or the anticipated base of :func:`anticipated_base` for a join),
+    where the firm's own super-individual counts ``omega_f`` times.
+    """
+    return demand * own_weight / np.maximum(base + weight * own_weight, 1e-300)
+
+
+def anticipated_base(
+    base: np.ndarray,
+    pair_platform: np.ndarray,
+    pair_mass: np.ndarray,
+    joins_at,
+    iterations: int = 30,
+) -> np.ndarray:
+    """Seller base each platform will have after this week's joins, as joiners anticipate it.
+
+    Firms that review in the same week do not each expect a platform's whole
+    unmet demand (the launch-week rush): they anticipate one another. For
+    platform ``q`` with base weight ``W_q``, the anticipated base is the
+    smallest ``W >= W_q`` with ``W_q + sum_{f joins at W} omega_f w^_fq <= W``:
+    a join decided at that base is still worth it when every other firm that
+    would join at it does (free entry among this week's movers). Found by
+    bisection, for all platforms at once, over candidate (firm, platform)
+    pairs: ``pair_platform`` their platform, ``pair_mass`` their mass
+    ``omega_f w^_fq`` and ``joins_at(W)`` their decision (bool per pair) when
+    platform ``q``'s base is ``W[q]``.
+    """
+    P = base.size
+    lo = base.astype(np.float64).copy()
+    hi = lo + np.bincount(pair_platform, weights=pair_mass, minlength=P)
+    if pair_platform.size == 0:
+        return lo
+    mass0 = np.bincount(pair_platform, weights=pair_mass * joins_at(lo), minlength=P)
+    hi = np.where(mass0 > 0, hi, lo)  # nobody joins at the current base: nothing to anticipate
+    for _ in range(iterations):
+        open_ = hi > lo
+        if not open_.any():
+            break
+        mid = np.where(open_, 0.5 * (lo + hi), hi)
+        mass = np.bincount(pair_platform, weights=pair_mass * joins_at(mid), minlength=P)
+        ok = base + mass <= mid
+        hi = np.where(open_ & ok, mid, hi)
+        lo = np.where(open_ & ~ok, mid, lo)
+    return hi
+
+
+def best_only(eligible: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """Keep, per row, only the eligible column with the highest value.
+
+    A firm opens at most one new channel per review: it must afford the
+    onboarding cost, and expansion is gradual.
+    """
+    masked = np.where(eligible, value, -np.inf)
+    best = np.argmax(masked, axis=1)
+    out = np.zeros_like(eligible)
+    rows = np.flatnonzero(eligible.any(axis=1))
+    out[rows, best[rows]] = True
+    return out

@@ -1,7 +1,9 @@
 """Per-week aggregate metrics, kept as (step, platform, origin) arrays.
 
 Only aggregates are recorded (never per-agent rows), so memory is
-``steps x platforms x 2`` per metric whatever the population.
+``steps x platforms x 2`` per metric whatever the population. Counts and sums
+over firms and stores weigh each model firm by ``omega_f`` (model-firm
+equivalents: real firms / ``merchants.scale``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ EVENT_METRICS = (
     "new_suspensions",
     "new_accounts",
     "new_accounts_caught",
+    "firms_lost_to_bans",
+    "reviews_deleted",
     "frozen_new_usd",
     "forfeited_usd",
     "released_usd",

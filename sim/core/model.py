@@ -23,9 +23,11 @@ from . import demand as demand_rules
 from . import kernels as kn
 from . import merchants as mr
 from . import network as net
+from . import population as pop
 from .calendar import Calendar
 from .config import KNOWN_PLATFORMS, ORIGINS, EnforcementConfig, SimConfig, validate
 from .enforcement import CAUSE, CAUSES, EnforcementPolicy
+from .merchants import best_only
 from .metrics import Recorder, grey_share
 from .platforms import Platform, split_demand
 from .state import (
@@ -40,6 +42,28 @@ from .state import (
 from .streams import make_streams
 
 NONE = "none"
+
+# The money ledger (model.ledger): one (steps, origin) array per key, USD weighted by
+# omega. Stocks: "cash" (alive firms) and "frozen" (all stores), at the end of the week.
+# Flows: cash in/out of the firms (see tests/test_conservation.py for the identities).
+LEDGER = (
+    "cash",
+    "frozen",
+    "profit",
+    "frozen_new",
+    "released",
+    "forfeited",
+    "onboarding",
+    "new_account_cost",
+    "subsidies",
+    "entrant_cash",
+    "exit_cash",
+)
+LEDGER_METRICS = {
+    "frozen_new": "frozen_new_usd",
+    "released": "released_usd",
+    "forfeited": "forfeited_usd",
+}
 
 
 def default_config() -> SimConfig:
@@ -101,7 +125,18 @@ class MarketModel(mesa.Model):
             for i, name in enumerate(self.platform_names)
         ]
         self.ring_weeks = max(e.lag_weeks for e in self.enforcers) + 1
-        self.held_weeks = np.array([e.cfg.held_weeks_of_sales for e in self.enforcers])
+        # what a merchant expects a penalty's fund hold to cost comes from the policy in
+        # force; a policy that has not started (intensity 0) counts as no policy
+        # (the inert schema default), so presets stay paired with none before their start
+        inert = EnforcementPolicy.inert_terms()
+        self._hold_terms = np.array(
+            [[e.cfg.held_weeks_of_sales, e.forfeit_share] for e in self.enforcers]
+        ).reshape(-1, 2)
+        self._hold_inert = np.array(inert)
+        self.held_weeks = np.full(len(self.enforcers), inert[0])
+        self.forfeit_share = np.full(len(self.enforcers), inert[1])
+        self.evidence_keep = np.array([e.evidence_keep for e in self.enforcers])
+        self.suspicion_keep = np.array([e.suspicion_keep for e in self.enforcers])
 
         b, d = cfg.behaviour, cfg.demand
         self.lift = math.exp(b.rating_sensitivity_per_star * b.fake_rating_gain_stars) - 1.0
@@ -113,6 +148,14 @@ class MarketModel(mesa.Model):
             [p.cfg.running_cost_per_week_usd for p in self.platform_agents]
         )
         self.onboarding = np.array([p.cfg.onboarding_cost_usd for p in self.platform_agents])
+        self.fulfilment = np.array([p.cfg.fulfilment_ads_rate for p in self.platform_agents])
+        self.holiday = np.array([p.cfg.new_seller_fee_holiday_weeks for p in self.platform_agents])
+        self.vetting = np.array([p.cfg.vetting_pass_probability for p in self.platform_agents])
+        self.referral = np.array([p.referral_rate for p in self.platform_agents])
+        self.willingness = np.array(
+            [cfg.merchants.origins[o].new_platform_propensity for o in ORIGINS]
+        )
+        self.platform_demand = np.zeros(len(self.platform_agents))
         self.own_store = (
             self.platform_names.index(cfg.incentives.own_store_platform)
             if cfg.incentives.own_store_platform in self.platform_names
@@ -126,8 +169,22 @@ class MarketModel(mesa.Model):
         # ------------------------------------------------------- population
         n0 = cfg.merchants.count
         self.n0 = n0
-        counts = _split_count(n0, [cfg.merchants.origins[o].share for o in ORIGINS])
+        shares = [cfg.merchants.origins[o].share for o in ORIGINS]
+        counts = _split_count(n0, shares)
         self.n0_by_origin = counts
+        self.scale = cfg.merchants.scale  # mean real firms per model firm
+        self.real_by_origin = [cfg.merchants.real_firms * sh for sh in shares]
+        self.designs = [
+            pop.Design.solve(
+                self.real_by_origin[o],
+                counts[o],
+                cfg.merchants.origins[name].size_pareto_alpha,
+                cfg.merchants.origins[name].size_max,
+                cfg.merchants.sampling_tail_share,
+            )
+            for o, name in enumerate(ORIGINS)
+        ]
+        self.member_coef = [0.0, 0.0]
         self.firms = firm_columns(self.P, n0 + 16)
         self.stores = store_columns(self.ring_weeks, int(n0 * 1.5) + 16)
         self.stores_opened = 0
@@ -140,45 +197,61 @@ class MarketModel(mesa.Model):
         self._alive_key = None  # cache of alive_rows()
         self._store_groups = None  # store indices grouped by platform (enforcement)
         self._keep_rows = -1  # rows compaction would keep, counted by _record
-        self._npow = np.zeros(0)  # max(n, 1) ** (theta - 1) by store count n
+        self._npow = np.zeros(0)  # store_count_factor(n) by store count n
         self.audit_cost = np.zeros(self.P)  # this week's enforcement cost per platform, USD
+        self._joined_mass = np.zeros(self.P)  # weight of this week's joiners per platform
+        self.exposure = np.zeros((self.P, 0), dtype=np.int32)  # live stores as enforcement began
         self._alloc_week_buffers()
         self._alloc_store_scratch()
-        sizes = []
+        self.ledger = {k: np.zeros((self.n_steps, 2)) for k in LEDGER}
+        sizes, weights = [], []
+        launched = np.array([p.launched(0) for p in self.platform_agents])
         for o, name in enumerate(ORIGINS):
+            oc = cfg.merchants.origins[name]
             # one stream per origin: changing the mix leaves the other origin's draws alone
             attrs = mr.draw_attributes(
-                cfg.merchants.origins[name],
+                oc,
                 counts[o],
                 streams[f"population_{name}"],
                 len(KNOWN_PLATFORMS),
+                self.designs[o],
+                initial=True,
             )
-            oc = cfg.merchants.origins[name]
+            self.member_coef[o] = pop.member_coefficient(
+                attrs["size"], attrs["weight"], oc.association_members
+            )
+            attrs["member"] = attrs.pop("u_member") < pop.member_probability(
+                attrs["size"], self.member_coef[o]
+            )
             prob = np.array(
                 [oc.initial_listing_probability.get(n, 0.0) for n in self.platform_names]
             )
             u = attrs.pop("u_listing")[:, self.known_index]
-            launched = np.array([p.launched(0) for p in self.platform_agents])
             listing = (u < prob) & launched
             rows = self._add_firms(o, attrs, born=-1)
             self._make_agents(np.arange(rows.start, rows.stop))
-            cash_scale = d.gmv_per_firm_per_week_usd / mr.expected_size(oc.size_pareto_alpha)
-            self.firms.cash[rows] = (
-                oc.capital_weeks_of_sales * cash_scale * attrs["size"] * mr.CASH_MARGIN
-            )
+            self.firms.cash[rows] = mr.initial_cash(attrs["size"], oc, d.gmv_per_firm_per_week_usd)
             for p in range(self.P):
                 on = np.arange(rows.start, rows.stop)[listing[:, p]]
                 self._open_stores(
                     on, p, 1 + self.firms.extra_stores[on].astype(np.int64), opened=-1
                 )
             sizes.append(attrs["size"])
-        all_sizes = np.concatenate(sizes) if sizes else np.zeros(0)
-        self.subsidy_min_size = (
-            float(np.quantile(all_sizes, cfg.incentives.own_store_subsidy_min_size_quantile))
-            if all_sizes.size
-            else math.inf
+            weights.append(attrs["weight"])
+        self.subsidy_min_size = weighted_quantile(
+            np.concatenate(sizes) if sizes else np.zeros(0),
+            np.concatenate(weights) if weights else np.zeros(0),
+            cfg.incentives.own_store_subsidy_min_size_quantile,
         )
         self.firms.risk[:, : self.firms.n] = b.initial_perceived_risk
+        f = self.firms
+        alive = np.arange(f.n)
+        self.ledger_start = {
+            "cash": np.bincount(
+                f.origin[alive], weights=f.weight[alive] * f.cash[alive], minlength=2
+            ).astype(np.float64),
+            "frozen": np.zeros(2),
+        }
 
         # ----------------------------------------------------------- network
         self.edges = np.empty((0, 2), dtype=np.int64)
@@ -205,7 +278,7 @@ class MarketModel(mesa.Model):
     def _alloc_week_buffers(self) -> None:
         """Per-firm weekly buffers, sized to the firm table (re-made when it grows)."""
         n = self.firms.capacity
-        self.penalised = np.zeros((n, self.P), dtype=bool)
+        self.hits = np.zeros((n, self.P), dtype=np.int16)  # stores penalised this week
         self.banned_now = np.zeros((n, self.P), dtype=bool)
         self.loss_cause = np.full((n, self.P), CAUSE["voluntary"], dtype=np.int8)
         self.gain_cause = np.full((n, self.P), CAUSE["join"], dtype=np.int8)
@@ -236,6 +309,7 @@ class MarketModel(mesa.Model):
         f.origin[rows] = origin
         for key in ("size", "quality", "price", "propensity", "extra_stores", "member"):
             getattr(f, key)[rows] = attrs[key]
+        f.weight[rows] = attrs["weight"] / self.scale  # omega_f, model-firm equivalents
         f.born[rows] = born
         b = self.cfg.behaviour
         # constants per firm that the weekly rules use (same numpy expressions as the rules)
@@ -262,7 +336,7 @@ class MarketModel(mesa.Model):
 
     def _grow_week_buffers(self) -> None:
         names = (
-            "penalised",
+            "hits",
             "banned_now",
             "loss_cause",
             "gain_cause",
@@ -413,9 +487,27 @@ class MarketModel(mesa.Model):
             self.close_mark[:, rows] = 0
         self._close_rows = []
 
-    def rec_add(self, name: str, platform: int, origins: np.ndarray, weights=None) -> None:
-        """Count events of this week by origin (used by agents and rules)."""
-        self.recorder.add(name, self.t, platform, origins, weights)
+    def rec_firms(self, name: str, platform: int, rows: np.ndarray, amount=None) -> None:
+        """Count this week's events of firms ``rows`` on ``platform`` by origin, each firm
+        weighted by ``omega_f`` (times ``amount`` per event, e.g. USD, when given)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size:
+            w = self.firms.weight[rows]
+            if amount is not None:
+                w = w * amount
+            self.recorder.add(name, self.t, platform, self.firms.origin[rows], w)
+
+    def rec_stores(self, name: str, platform: int, idx: np.ndarray, amount=None) -> None:
+        """As :meth:`rec_firms` for events of stores ``idx`` (weighted by their firm)."""
+        self.rec_firms(name, platform, self.stores.firm[np.asarray(idx, dtype=np.int64)], amount)
+
+    def book(self, key: str, rows: np.ndarray, amount: np.ndarray | float) -> None:
+        """Add ``sum_f omega_f amount_f`` by origin to this week's money ledger ``key``."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size:
+            f = self.firms
+            w = f.weight[rows] * np.broadcast_to(amount, rows.shape)
+            self.ledger[key][self.t] += np.bincount(f.origin[rows], weights=w, minlength=2)
 
     def date(self, step: int | None = None):
         """Calendar date of ``step`` (default: the current week)."""
@@ -434,7 +526,7 @@ class MarketModel(mesa.Model):
         5. enforcement: review deletion, suspensions ending, audits, penalties,
            related-account sweeps, false links (``EnforcementPolicy.step``);
            frozen funds due are released;
-        6. merchants update perceived risk from own and peers' penalties;
+        6. merchants update perceived risk from own and peers' penalties (per store-week);
         7. merchants react to bans (new accounts) and review their platform
            portfolio (join, leave, own web store, exit);
         8. broke firms and an exogenous hazard exit; new firms enter;
@@ -453,8 +545,11 @@ class MarketModel(mesa.Model):
         for platform in self.platform_agents:
             platform.step()
         self._demand_and_accounts()
+        self._snapshot_exposure()
         for enforcer in self.enforcers:
             enforcer.step()
+        self._record_lost_to_bans()
+        self._policy_in_force()
         self._release_funds()
         self._learn_risk()
         self._portfolio_decisions()
@@ -483,8 +578,9 @@ class MarketModel(mesa.Model):
 
     def _reset_week(self) -> None:
         n = self.firms.n
-        self.penalised[:n] = False
+        self.hits[:n] = 0
         self.banned_now[:n] = False
+        self._joined_mass[:] = 0.0
         self.loss_cause[:n] = CAUSE["voluntary"]
         self.gain_cause[:n] = CAUSE["join"]
         self.audit_cost[:] = 0.0
@@ -493,6 +589,7 @@ class MarketModel(mesa.Model):
         for p in self.platform_agents:
             p.set_fees(self.t)
             self.margin[p.index] = max(0.0, p.margin_rate(gm))
+            self.referral[p.index] = p.referral_rate
 
     # ----------------------------------------------------- 1. grey practice
 
@@ -503,10 +600,11 @@ class MarketModel(mesa.Model):
         ``g_f`` = ``effective_propensity``, reviews = ``campaign_reviews``,
         ``K_s`` = reviews x (price (1 - gross margin) + commission),
         ``p_hat`` = ``perceived_detection(r_fp)``, buy when ``campaign_decision``;
-        then ``update_inflation`` (0 for stores not live), the live fake-review
-        stock and this week's slot of the deletion ring. ``K_s`` is charged to
-        the firm's profit on ``p`` in phase 4. One compiled pass over the stores
-        (``kernels.campaigns``).
+        then ``update_inflation`` (0 for stores not live), the fake reviews on the
+        page, the evidence an audit can find and the platform's suspicion record
+        (``age_evidence``) and this week's slot of the deletion ring. ``K_s`` is
+        charged to the firm's profit on ``p`` in phase 4. One compiled pass over
+        the stores (``kernels.campaigns``).
         """
         b = self.cfg.behaviour
         st, f = self.stores, self.firms
@@ -519,6 +617,8 @@ class MarketModel(mesa.Model):
             st.gmv,
             st.inflation,
             st.fake_live,
+            st.evidence,
+            st.suspicion,
             st.ring[self.t % self.ring_weeks],
             st.campaign,
             self.camp_pair,
@@ -537,6 +637,8 @@ class MarketModel(mesa.Model):
             b.sanction_weeks_of_profit,
             b.fake_inflation_persistence,
             b.fake_rating_gain_stars,
+            self.evidence_keep,
+            self.suspicion_keep,
             f.quality,
             b.rating_sensitivity_per_star,
             self._rating_fac,
@@ -550,12 +652,11 @@ class MarketModel(mesa.Model):
         """Buyers split demand over platforms and stores; firms book sales, fees and profit.
 
         ``D_p`` = ``split_demand`` (logit over platform appeal, lognormal noise);
-        store weight ``w_s`` = ``demand.store_weight`` and ``GMV_s`` =
-        ``demand.allocate``; fees = referral (none in a fee holiday) + fulfilment
-        and ads + per-order + fixed; net sales ``GMV_s m - fees``; profit per
-        platform ``pi_fp = sum_s net_s - C_p k_f^gamma - K_fp`` (``channel_costs``,
-        campaign cost ``K``); cash ``+= sum_p pi_fp``; loss streaks; each
-        platform's sales-weighted fake-review prevalence for its trust.
+        store weight ``w_s`` = ``demand.store_weight``, platform total
+        ``W_p = sum_s omega_f w_s`` and per-real-firm sales ``demand.allocate_sales``;
+        fees ``platforms.store_fees``; net sales ``platforms.net_sales``; profit per
+        platform ``merchants.channel_profit``; cash ``+= sum_p pi_fp``; loss streaks;
+        each platform's sales-weighted fake-review prevalence for its trust.
         """
         cfg, b = self.cfg, self.cfg.behaviour
         st, f = self.stores, self.firms
@@ -572,6 +673,7 @@ class MarketModel(mesa.Model):
         self.consumer_share = weights / weights.sum() if weights.sum() > 0 else np.zeros(self.P)
         for p in self.platform_agents:
             p.demand = float(d[p.index])
+        self.platform_demand = d
 
         if getattr(self, "_live_idx_key", None) != (self.t, n):
             self._campaigns_index()
@@ -583,8 +685,8 @@ class MarketModel(mesa.Model):
         totals = np.zeros(self.P)
         while True:
             need = kn.store_weights(
-                idx, k, st.firm, st.platform, f.size, f.n_act, self._npow, exp_rating,
-                f.price_weight, w, totals,
+                idx, k, st.firm, st.platform, f.size, f.weight, f.n_act, self._npow,
+                exp_rating, f.price_weight, w, totals,
             )  # fmt: skip
             if need < 0:
                 break
@@ -597,7 +699,8 @@ class MarketModel(mesa.Model):
         num = np.zeros(self.P)
         den = np.zeros(self.P)
         kn.store_accounts(
-            n, idx, k, st.firm, st.platform, f.origin, w, totals, d, st.fee_holiday_until,
+            n, idx, k, st.firm, st.platform, f.origin, f.weight, w, totals, d,
+            st.fee_holiday_until,
             self.t, ref, ful, self.per_order, self.fixed_week, f.price,
             cfg.merchants.gross_margin_rate, st.inflation, max(b.fake_rating_gain_stars, 1e-12),
             st.gmv, st.net_sales, self.ns_pair, self._fee_revenue, num, den,
@@ -609,10 +712,13 @@ class MarketModel(mesa.Model):
         # alive firms, and those that exited last week (booked once more: their rows
         # then hold zero profit and costs, and stay so: nothing of theirs changes)
         book = np.concatenate([self.alive_rows(), self._settle])
+        booked = np.zeros(2)
         kn.firm_accounts(
             book, self.listed, f.n_act, self.ns_pair, self.camp_pair, self.running_cost, kpow,
-            self.fixed_week, f.profit, f.running_cost, f.cash, f.loss_weeks,
+            self.fixed_week, f.profit, f.running_cost, f.cash, f.loss_weeks, f.origin,
+            f.weight, booked,
         )  # fmt: skip
+        self.ledger["profit"][self.t] += booked
         # fake-review prevalence seen by buyers (sales-weighted inflation share)
         for p in self.platform_agents:
             p.prevalence = float(num[p.index] / den[p.index]) if den[p.index] > 0 else 0.0
@@ -643,8 +749,8 @@ class MarketModel(mesa.Model):
         rel = np.zeros((self.P, 2))
         lost = np.zeros((self.P, 2))
         kn.release_due(
-            st.n, st.frozen, st.release, st.forfeit, st.firm, st.platform, f.origin, f.alive,
-            self.t, f.cash, rel, lost,
+            st.n, st.frozen, st.release, st.forfeit, st.firm, st.platform, f.origin, f.weight,
+            f.alive, self.t, f.cash, rel, lost,
         )  # fmt: skip
         R = self.recorder.data
         R["released_usd"][self.t] += rel
@@ -652,28 +758,57 @@ class MarketModel(mesa.Model):
 
     # ---------------------------------------------------- 6. risk learning
 
-    def _learn_risk(self) -> None:
-        """Perceived risk moves toward this week's own and peers' penalties.
+    def _snapshot_exposure(self) -> None:
+        """Live stores per (platform, firm) as enforcement begins: this week's exposure."""
+        n = self.firms.n
+        self.exposure = self.firms.n_live[:, :n].copy()
 
-        ``update_risk`` with ``peer_penalty_share`` over association ties, where a
-        peer counts as "seen" on ``p`` if it was listed there this week (before
-        or after enforcement) or penalised there (merchants.py).
+    def _policy_in_force(self) -> None:
+        """The hold terms merchants weigh this week: their platform's, where it enforces."""
+        on = np.array([e.level > 0 for e in self.enforcers])
+        terms = np.where(on[:, None], self._hold_terms, self._hold_inert[None, :])
+        self.held_weeks = terms[:, 0].copy()
+        self.forfeit_share = terms[:, 1].copy()
+
+    def _record_lost_to_bans(self) -> None:
+        """Firms whose last live store on a platform was banned this week (before any
+        new account): the firms a platform "banned off" (Amazon's count of sellers)."""
+        R = self.recorder.data
+        if not R["new_bans"][self.t].any():
+            return
+        n = self.firms.n
+        lost = self.banned_now[:n] & (self.firms.n_live[:, :n].T == 0)
+        for p in range(self.P):
+            self.rec_firms("firms_lost_to_bans", p, np.flatnonzero(lost[:, p]))
+
+    def _learn_risk(self) -> None:
+        """Perceived per-store penalty rates move toward this week's observed rate.
+
+        ``merchants.pooled_penalty_rate`` over the firm's own exposed stores and,
+        for members, its association peers' (``kernels.learn_risk``), then
+        ``merchants.update_risk``.
         """
         b = self.cfg.behaviour
         f = self.firms
         adj = self.adj
         kn.learn_risk(
-            f.n, self.alive_rows(), adj.indptr, adj.indices, self.penalised, f.n_live,
-            self.listed, f.member, f.risk, b.risk_learning_rate, b.peer_weight,
+            self.alive_rows(), adj.indptr, adj.indices, self.hits, self.exposure, f.member,
+            f.risk, b.risk_learning_rate, b.peer_weight,
         )  # fmt: skip
 
     # ---------------------------------------------------- 7. portfolio
 
-    def _value_matrices(self, rows: np.ndarray, listed: np.ndarray, n_active: np.ndarray):
-        """Expected weekly profit, risk-adjusted value and insurance value for ``rows``."""
+    def _prospects(self, rows: np.ndarray, listed: np.ndarray, n_active: np.ndarray) -> dict:
+        """The numbers a reviewing firm weighs, per platform (merchants.py holds the rules).
+
+        Expected sales at this week's demand against the other stores
+        (``expected_sales``), expected profit, perceived hazard and loss
+        (``_channel_values``), the enforcement loss on current channels
+        (``expected_enforcement_loss``) and the firm's honest weight.
+        """
         b, f = self.cfg.behaviour, self.firms
-        t = self.t
         size, quality, price = f.size[rows], f.quality[rows], f.price[rows]
+        omega = f.weight[rows]
         prospective = np.where(n_active > 0, n_active, 1 + f.extra_stores[rows, None])
         w_new = demand_rules.store_weight(
             size[:, None],
@@ -685,51 +820,78 @@ class MarketModel(mesa.Model):
             b.store_count_exponent,
         ) * np.power(prospective, b.store_count_exponent)
         w_cur = np.where(n_active > 0, w_new, 0.0)
-        demand = np.array([p.demand for p in self.platform_agents])
-        denom = np.maximum(self.platform_weight_total - w_cur + w_new, 1e-300)
-        est = demand * w_new / denom
-        launched = np.array([p.launched(t) for p in self.platform_agents])
-        profit = mr.expected_weekly_profit(
-            est,
-            price,
-            prospective,
-            self.margin,
-            self.fixed_week,
-            self.per_order,
-            mr.marginal_channel_costs(listed, self.running_cost, b.channel_cost_exponent),
-        )
+        others = self.platform_weight_total + self._joined_mass
+        base = np.maximum(others[None, :] - omega[:, None] * w_cur, 0.0)
+        est = mr.expected_sales(self.platform_demand, w_new, base, omega[:, None])
         prop = mr.effective_propensity(
             f.propensity[rows], quality, b.reference_rating, b.reputation_weakness_slope
         )
         exposure = prop + (1.0 - prop) * b.collateral_risk_share
         hazard = mr.penalty_hazard(
-            mr.perceived_detection(f.risk[:, rows].T, b.risk_salience), exposure
+            mr.perceived_detection(f.risk[:, rows].T, b.risk_salience), exposure[:, None]
+        )
+        running = mr.marginal_channel_costs(listed, self.running_cost, b.channel_cost_exponent)
+        profit, loss, value = self._channel_values(
+            est, price[:, None], prospective, running, hazard, slice(None)
+        )
+        return {
+            "rows": rows,
+            "listed": listed,
+            "omega": omega,
+            "price": price,
+            "prospective": prospective,
+            "w_new": w_new,
+            "others": others,
+            "est": est,
+            "hazard": hazard,
+            "running": running,
+            "profit": profit,
+            "value": value,
+            "at_risk": mr.expected_enforcement_loss(hazard, loss, listed),
+            "launched": np.array([p.launched(self.t) for p in self.platform_agents]),
+        }
+
+    def _channel_values(self, est, price, n_stores, running, hazard, q):
+        """Expected profit, loss if penalised and risk-adjusted value on platform(s) ``q``.
+
+        ``q`` indexes the per-platform arrays: ``slice(None)`` for a firms x
+        platforms matrix, or an array of platform indices for (firm, platform) pairs.
+        """
+        b = self.cfg.behaviour
+        profit = mr.expected_weekly_profit(
+            est, price, n_stores, self.margin[q], self.fixed_week[q], self.per_order[q], running
+        )
+        payout = mr.expected_payout(
+            est,
+            price,
+            n_stores,
+            self.referral[q],
+            self.fulfilment[q],
+            self.per_order[q],
+            self.fixed_week[q],
         )
         loss = mr.penalty_loss(
             profit,
-            est * self.margin,
-            prospective,
+            payout,
+            n_stores,
             b.sanction_weeks_of_profit,
-            self.held_weeks,
-            self.onboarding,
+            self.held_weeks[q],
+            self.forfeit_share[q],
+            self.onboarding[q],
         )
-        value = mr.risk_adjusted_value(profit, hazard, loss)
-        insurance = mr.insurance_value(profit, hazard, loss, listed, b.reliance_aversion)
-        return est, prospective, profit, value, insurance, launched
+        return profit, loss, mr.risk_adjusted_value(profit, hazard, loss)
 
-    def _one_off(self, rows: np.ndarray, prospective: np.ndarray, est: np.ndarray):
-        """One-off cost and gains of joining each platform now.
+    def _one_off(self, rows: np.ndarray, prospective: np.ndarray):
+        """One-off cost and cash of joining each platform now.
 
-        Returns ``(cost, gain, cash_in, gov)``: onboarding cost; the value of
-        joining beyond the weekly profit (platform subsidy, the referral fees a
-        fee holiday saves, the public own-store subsidy); the cash received on
-        joining (subsidies only); and the public subsidy alone (paid once per firm).
+        Returns ``(cost, cash_in, gov)``: onboarding cost ``O_q n_fq``; the cash
+        received on joining (platform subsidy and, on the own-store platform, the
+        public subsidy for eligible firms); and the public subsidy alone (paid
+        once per firm).
         """
         f, inc = self.firms, self.cfg.incentives
         t = self.t
         subsidy = np.array([p.cfg.new_seller_subsidy_usd for p in self.platform_agents])
-        holiday = np.array([p.cfg.new_seller_fee_holiday_weeks for p in self.platform_agents])
-        ref = np.array([p.referral_rate for p in self.platform_agents])
         cost = self.onboarding * prospective
         cash_in = np.broadcast_to(subsidy, cost.shape).copy()
         gov = np.zeros(rows.size)
@@ -741,16 +903,81 @@ class MarketModel(mesa.Model):
             )
             gov = np.where(eligible, inc.own_store_subsidy_usd, 0.0)
             cash_in[:, self.own_store] += gov
-        gain = cash_in + holiday * ref * est  # fee-holiday value: referral fees not paid
-        return cost, gain, cash_in, gov
+        return cost, cash_in, gov
+
+    def _join_values(self, pros, est, cost, cash_in, willing, pairs=None):
+        """``merchants.join_value`` at expected sales ``est``.
+
+        For the whole firms x platforms matrix of ``pros`` (``pairs`` None) or
+        for (firm, platform) pairs ``(pr, q)`` (``est`` then one value per pair).
+        The one-off gain adds the referral fees a fee holiday saves,
+        ``hol_q r_q(t) G^_fq``, to the cash received.
+        """
+        b = self.cfg.behaviour
+        if pairs is None:
+            q = slice(None)
+            n, running, hazard = pros["prospective"], pros["running"], pros["hazard"]
+            price, at_risk = pros["price"][:, None], pros["at_risk"][:, None]
+            wil, c, ci = willing[:, None], cost, cash_in
+        else:
+            pr, q = pairs
+            n, running = pros["prospective"][pr, q], pros["running"][pr, q]
+            hazard = pros["hazard"][pr, q]
+            price, at_risk = pros["price"][pr], pros["at_risk"][pr]
+            wil, c, ci = willing[pr], cost[pr, q], cash_in[pr, q]
+        profit, _, value = self._channel_values(est, price, n, running, hazard, q)
+        insurance = mr.insurance_value(profit, at_risk, b.reliance_aversion)
+        gain = ci + self.holiday[q] * self.referral[q] * est
+        return mr.join_value(value, insurance, b.planning_horizon_weeks, wil, c, gain)
+
+    def _choose_joins(self, pros, eligible, cost, cash_in, willing, u_vetting):
+        """Which platform each firm joins: at most one, among ``eligible`` (firms x platforms).
+
+        Values are taken at the seller base each platform will have once this
+        week's joiners have joined (``merchants.anticipated_base``: firms
+        anticipate one another). Eligible platforms with a positive join value
+        pass vetting when ``u_vetting < vetting_pass_probability``; among those,
+        the one with the highest value is joined (``best_only``). Returns the
+        joins, the platforms each firm wanted (before vetting) and the
+        anticipated-base expected sales.
+        """
+        est = pros["est"].copy()
+        j0 = self._join_values(pros, est, cost, cash_in, willing)
+        pr, pq = np.nonzero(eligible & (j0 > 0))
+        if pr.size:
+            w_new = pros["w_new"][pr, pq]
+            omega = pros["omega"][pr]
+            demand = self.platform_demand[pq]
+
+            def joins_at(base):
+                e = mr.expected_sales(demand, w_new, base[pq], omega)
+                return self._join_values(pros, e, cost, cash_in, willing, (pr, pq)) > 0
+
+            anticipated = mr.anticipated_base(pros["others"], pq, omega * w_new, joins_at)
+            # the joiners' sales at the anticipated base (platforms they are not on)
+            fresh = ~pros["listed"]
+            est_e = mr.expected_sales(
+                self.platform_demand, pros["w_new"], anticipated[None, :], pros["omega"][:, None]
+            )
+            est = np.where(fresh, est_e, est)
+        j = self._join_values(pros, est, cost, cash_in, willing)
+        wish = eligible & (j > 0)
+        join = best_only(wish & (u_vetting < self.vetting[None, :]), j)
+        return join, wish, est
 
     def _portfolio_decisions(self) -> None:
+        """Phase 7: banned firms react, then a random share of firms review their channels.
+
+        (a) a new account after a ban, (b) join at most one platform, (c) leave
+        platforms whose value is negative, (d) exit when nothing is left or worth
+        joining. The rules are in merchants.py; this method applies them.
+        """
         b, f = self.cfg.behaviour, self.firms
         n = f.n
         rng = self.rng_decisions
         alive = f.alive[:n]
 
-        # Banned firms that lost the platform react first: a new account, maybe caught.
+        # Banned firms that lost the platform review at once; others by chance.
         u_review = rng.random(n)  # one draw per firm row, alive or not (stream order)
         rows = kn.review_rows(
             self.alive_rows(), u_review, b.portfolio_review_probability_per_week,
@@ -760,9 +987,8 @@ class MarketModel(mesa.Model):
             return
         listed = f.n_live[:, rows].T > 0  # firms x platforms listing of rows, before the review
         n_active = f.n_act[:, rows].T.astype(np.int64)
-        est, prospective, profit, value, insurance, launched = self._value_matrices(
-            rows, listed, n_active
-        )
+        pros = self._prospects(rows, listed, n_active)
+        profit, value = pros["profit"], pros["value"]
         u = rng.random((rows.size, self.P, 2))
         # (a) new account after a ban on the same platform
         ban_rows = self.banned_now[rows] & ~listed & alive[rows, None]
@@ -778,34 +1004,28 @@ class MarketModel(mesa.Model):
             if who.size == 0:
                 continue
             f.cash[who] -= b.new_account_cost_usd
+            self.book("new_account_cost", who, b.new_account_cost_usd)
             new = self._open_stores(who, p, 1, opened=self.t)
             det = self.enforcers[p].cfg.new_account_detection_probability
             caught = u[reopen[:, p], p, 1] < det
             self.set_status(new[caught], BANNED)
-            origin = f.origin[who]
-            self.rec_add("new_accounts", p, origin)
-            self.rec_add("new_accounts_caught", p, origin[caught])
-            self.rec_add("new_bans", p, origin[caught])
+            self.rec_firms("new_accounts", p, who)
+            self.rec_firms("new_accounts_caught", p, who[caught])
+            self.rec_firms("new_bans", p, who[caught])
             self.gain_cause[who[~caught], p] = CAUSE["new_account"]
             listed[pos[~caught], p] = True
         # (b) join platforms
-        cur = listed
-        cost, gain, cash_in, gov = self._one_off(rows, prospective, est)
-        willing = np.array(
-            [self.cfg.merchants.origins[ORIGINS[o]].new_platform_propensity for o in range(2)]
-        )[f.origin[rows]]
-        j = mr.join_value(value, insurance, b.planning_horizon_weeks, willing, cost, gain)
-        vetting = np.array([p.cfg.vetting_pass_probability for p in self.platform_agents])
-        rv = rng.random((rows.size, self.P))
-        join = (
-            ~cur & launched[None, :] & (j > 0) & (f.cash[rows, None] + cash_in >= cost) & ~ban_rows
+        cost, cash_in, gov = self._one_off(rows, pros["prospective"])
+        willing = self.willingness[f.origin[rows]]
+        eligible = (
+            ~listed & pros["launched"][None, :] & (f.cash[rows, None] + cash_in >= cost) & ~ban_rows
         )
-        wish = join.copy()
-        join = best_only(join & (rv < vetting[None, :]), j)
+        rv = rng.random((rows.size, self.P))
+        join, wish, _ = self._choose_joins(pros, eligible, cost, cash_in, willing, rv)
         # (c) leave platforms whose value is negative (loss-making for a while or too risky)
         lw = f.loss_weeks[rows]
-        leave = cur & (value < 0) & ((lw >= b.leave_threshold_weeks) | (profit > 0))
-        self._apply_joins(rows, join, prospective, cost, cash_in, gov)
+        leave = listed & (value < 0) & ((lw >= b.leave_threshold_weeks) | (profit > 0))
+        self._apply_joins(rows, join, pros, cost, cash_in, gov)
         self._apply_leaves(rows, leave)
         # (d) firms left with no store and nothing worth joining exit (a failed
         # vetting is not a reason to exit: they try again at their next review)
@@ -813,12 +1033,13 @@ class MarketModel(mesa.Model):
         stranded = rows[~now.any(axis=1) & ~wish.any(axis=1)]
         self._exit(stranded)
 
-    def _apply_joins(self, rows, join, prospective, cost, cash_in, gov) -> None:
+    def _apply_joins(self, rows, join, pros, cost, cash_in, gov) -> None:
         """Open stores for the joins; pay onboarding; receive platform and public subsidies.
 
         A firm that was banned on the platform before comes back under a new
         account, which the related-account check catches with
         ``new_account_detection_probability`` (the new stores are banned at once).
+        The joiners' weight is added to the platform's base for the rest of the week.
         """
         f = self.firms
         for p in range(self.P):
@@ -829,31 +1050,32 @@ class MarketModel(mesa.Model):
             if p == self.own_store:
                 f.subsidised[firms[gov[who] > 0]] = True
             f.cash[firms] += cash_in[who, p] - cost[who, p]
-            n_new = np.asarray(prospective[who, p], dtype=np.int64)
+            self.book("onboarding", firms, cost[who, p])
+            self.book("subsidies", firms, cash_in[who, p])
+            self._joined_mass[p] += float((pros["omega"][who] * pros["w_new"][who, p]).sum())
+            n_new = np.asarray(pros["prospective"][who, p], dtype=np.int64)
             new = self._open_stores(firms, p, n_new, opened=self.t)
-            origin = f.origin[firms]
-            self.rec_add("joins", p, origin)
-            self.rec_add("subsidy_usd", p, origin, cash_in[who, p])
+            self.rec_firms("joins", p, firms)
+            self.rec_firms("subsidy_usd", p, firms, cash_in[who, p])
             back = f.ever_banned[firms, p]
             if back.any():
                 det = self.enforcers[p].cfg.new_account_detection_probability
                 caught = back & (self.rng_decisions.random(firms.size) < det)
                 self.set_status(new[np.repeat(caught, n_new)], BANNED)
                 self.gain_cause[firms[back & ~caught], p] = CAUSE["new_account"]
-                self.rec_add("new_accounts", p, origin[back])
-                self.rec_add("new_accounts_caught", p, origin[caught])
-                self.rec_add("new_bans", p, np.repeat(origin[caught], n_new[caught]))
+                self.rec_firms("new_accounts", p, firms[back])
+                self.rec_firms("new_accounts_caught", p, firms[caught])
+                self.rec_firms("new_bans", p, np.repeat(firms[caught], n_new[caught]))
 
     def _apply_leaves(self, rows, leave) -> None:
         """Close the stores of the platforms the firms in ``rows`` leave."""
-        f = self.firms
         if not leave.any():
             return
         self._close_pairs(rows, leave)
         for p in range(self.P):
             who = rows[leave[:, p]]
             self.loss_cause[who, p] = CAUSE["voluntary"]
-            self.rec_add("leaves", p, f.origin[who])
+            self.rec_firms("leaves", p, who)
 
     def _exit(self, rows: np.ndarray) -> None:
         """Firms in ``rows`` leave the market: stores closed, agent removed."""
@@ -866,11 +1088,11 @@ class MarketModel(mesa.Model):
         f.alive[rows] = False
         self._died.append(rows)
         self._alive_key = None
+        self.book("exit_cash", rows, f.cash[rows])
         lc = self.loss_cause[rows]
         self.loss_cause[rows] = np.where(self.banned_now[rows], lc, CAUSE["exit"])
-        origin = f.origin[rows]
         for p in range(self.P):
-            self.rec_add("exits", p, origin[was_listed[:, p]])
+            self.rec_firms("exits", p, rows[was_listed[:, p]])
         self.exited += rows.size
         agents = self.agent_of_row
         for r in rows.tolist():
@@ -879,6 +1101,7 @@ class MarketModel(mesa.Model):
     # ------------------------------------------------------ 8. entry, exit
 
     def _entry_and_exit(self) -> None:
+        """Exits (hazard, bankruptcy), then entrants drawn from each origin's design."""
         cfg, f = self.cfg, self.firms
         n = f.n
         alive = f.alive[:n]
@@ -887,56 +1110,52 @@ class MarketModel(mesa.Model):
         broke = f.cash[:n] < -cfg.merchants.bankruptcy_cash_weeks * f.running_cost[:n]
         leaving = np.flatnonzero(alive & ((u < cfg.merchants.exit_hazard_per_week) | broke))
         self._exit(leaving)
-        # entrants: candidates join the platforms worth joining, the rest never enter
+        # entrants: a Poisson sample of the origin's design (expected real entrants
+        # entry_rate x real firms x demand growth); candidates that join nothing never enter
         growth = (1.0 + cfg.demand.growth_per_year) ** self.calendar.years_since_start(self.t)
         for o, name in enumerate(ORIGINS):
             oc = cfg.merchants.origins[name]
             k = int(self.rng_entry.poisson(oc.entry_rate_per_week * self.n0_by_origin[o] * growth))
             if k == 0:
                 continue
-            attrs = mr.draw_attributes(oc, k, self.rng_entry, len(KNOWN_PLATFORMS))
+            attrs = mr.draw_attributes(
+                oc, k, self.rng_entry, len(KNOWN_PLATFORMS), self.designs[o], initial=False
+            )
             attrs.pop("u_listing")
+            attrs["member"] = attrs.pop("u_member") < pop.member_probability(
+                attrs["size"], self.member_coef[o]
+            )
             self._enter(o, attrs)
         if self.t % self.cfg.network.rewire_every_weeks == 0 and f.n > self._wired:
             self._rewire()
 
     def _enter(self, origin: int, attrs: dict[str, np.ndarray]) -> None:
         """Candidate firms evaluate platforms like a portfolio review; joiners enter."""
-        f, b, d = self.firms, self.cfg.behaviour, self.cfg.demand
+        f, b = self.firms, self.cfg.behaviour
         oc = self.cfg.merchants.origins[ORIGINS[origin]]
         rows = self._add_firms(origin, attrs, born=self.t)
         idx = np.arange(rows.start, rows.stop)
-        # entrants start from the mean perceived risk of the firms alive now
-        mean_risk, n_alive = kn.mean_alive_rows(f.risk, self.alive_rows(), rows.start)
-        f.risk[:, idx] = mean_risk[:, None] if n_alive else b.initial_perceived_risk
-        cash_scale = d.gmv_per_firm_per_week_usd / mr.expected_size(oc.size_pareto_alpha)
-        f.cash[idx] = oc.capital_weeks_of_sales * cash_scale * f.size[idx] * mr.CASH_MARGIN
-        zeros = np.zeros((idx.size, self.P))
-        est, prospective, _, value, insurance, launched = self._value_matrices(
-            idx, zeros.astype(bool), zeros
-        )
-        cost, gain, cash_in, gov = self._one_off(idx, prospective, est)
-        j = mr.join_value(
-            value,
-            insurance,
-            b.planning_horizon_weeks,
-            np.full(idx.size, oc.new_platform_propensity),
-            cost,
-            gain,
-        )
-        vetting = np.array([p.cfg.vetting_pass_probability for p in self.platform_agents])
+        # entrants start from the (real-firm) mean perceived risk of the firms alive now
+        mean_risk, n_alive = kn.mean_alive_rows(f.risk, f.weight, self.alive_rows(), rows.start)
+        f.risk[:, idx] = mean_risk[:, None] if n_alive > 0 else b.initial_perceived_risk
+        f.cash[idx] = mr.initial_cash(f.size[idx], oc, self.cfg.demand.gmv_per_firm_per_week_usd)
+        none = np.zeros((idx.size, self.P), dtype=bool)
+        pros = self._prospects(idx, none, np.zeros((idx.size, self.P), dtype=np.int64))
+        cost, cash_in, gov = self._one_off(idx, pros["prospective"])
+        eligible = pros["launched"][None, :] & (f.cash[idx, None] + cash_in >= cost)
         rv = self.rng_entry.random((idx.size, self.P))
-        join = launched[None, :] & (j > 0) & (f.cash[idx, None] + cash_in >= cost) & (rv < vetting)
-        join = best_only(join, j)
+        willing = np.full(idx.size, oc.new_platform_propensity)
+        join, _, _ = self._choose_joins(pros, eligible, cost, cash_in, willing, rv)
         joiners = join.any(axis=1)
-        self._apply_joins(idx, join, prospective, cost, cash_in, gov)
         stay = idx[joiners]
+        self.book("entrant_cash", stay, f.cash[stay])
+        self._apply_joins(idx, join, pros, cost, cash_in, gov)
         f.alive[idx[~joiners]] = False  # candidates who join nothing never enter
         self._alive_key = None
         self._make_agents(stay)
         self.gain_cause[stay] = CAUSE["entry"]
         for p in range(self.P):
-            self.rec_add("entries", p, f.origin[idx[join[:, p]]])
+            self.rec_firms("entries", p, idx[join[:, p]])
         self.entered += stay.size
 
     # ---------------------------------------------------------- 9. record
@@ -955,19 +1174,20 @@ class MarketModel(mesa.Model):
         P = self.P
         acc = np.zeros((8, P, 2))
         self._keep_rows = kn.record_stores(
-            st.n, st.status, st.firm, st.platform, f.origin, st.campaign, st.gmv, st.frozen,
-            st.fake_live, st.inflation, acc,
+            st.n, st.status, st.firm, st.platform, f.origin, f.weight, st.campaign, st.gmv,
+            st.frozen, st.fake_live, st.inflation, acc,
         )  # fmt: skip
-        stats = np.zeros((2, 4), dtype=np.int64)
-        lm = np.zeros((P, 2), dtype=np.int64)
-        mm = np.zeros((P, 2), dtype=np.int64)
+        stats = np.zeros((2, 4))
+        lm = np.zeros((P, 2))
+        mm = np.zeros((P, 2))
         flows = np.zeros((2, P + 1, P + 1, len(CAUSES)))
-        seen = [self.alive_rows(), *self._died]  # rows that may have changed listings
+        alive = self.alive_rows()
+        seen = [alive, *self._died]  # rows that may have changed listings
         kn.record_firms(
-            np.concatenate(seen), n_before, f.n_live, self.listed, f.alive, f.origin,
+            np.concatenate(seen), n_before, f.n_live, self.listed, f.alive, f.origin, f.weight,
             self.loss_cause, self.gain_cause, stats, lm, mm, flows, P,
         )  # fmt: skip
-        self.listed_count = lm.sum(axis=1).astype(np.float64)
+        self.listed_count = lm.sum(axis=1)
         self.firm_stats[t] = stats
         R["listed_merchants"][t] = lm
         R["multihomed_merchants"][t] = mm
@@ -976,8 +1196,8 @@ class MarketModel(mesa.Model):
         R["active_stores"][t] = active
         R["warned_stores"][t] = acc[1]
         R["suspended_stores"][t] = acc[2]
-        self.merchant_steps += int(stats[:, 0].sum())
-        self.store_steps += int(active.sum() + R["suspended_stores"][t].sum())
+        self.merchant_steps += int(alive.size)  # model firms (work done), not weighted
+        self.store_steps += int(self._n_live_idx + self.n_susp.sum())
         R["banned_stores"][t] = R["new_bans"][: t + 1].sum(axis=0)
         grey = acc[3]
         R["grey_stores"][t] = grey
@@ -990,6 +1210,15 @@ class MarketModel(mesa.Model):
             infl_w, R["gmv"][t], out=np.zeros_like(infl_w), where=R["gmv"][t] > 0
         )
         R["fee_revenue"][t] = self._fee_revenue
+        # the money ledger: stocks at the end of the week, and the flows booked by the
+        # accounts that are recorded per platform (sum over platforms, by origin)
+        L = self.ledger
+        L["cash"][t] = np.bincount(
+            f.origin[alive], weights=f.weight[alive] * f.cash[alive], minlength=2
+        )
+        L["frozen"][t] = acc[5].sum(axis=0)
+        for key, metric in LEDGER_METRICS.items():
+            L[key][t] = R[metric][t].sum(axis=0)
         for p in self.platform_agents:
             i = p.index
             R["consumer_share"][t, i] = self.consumer_share[i]
@@ -1094,18 +1323,15 @@ class MarketModel(mesa.Model):
         }
 
 
-def best_only(eligible: np.ndarray, value: np.ndarray) -> np.ndarray:
-    """Keep, per row, only the eligible column with the highest value.
-
-    A firm opens at most one new channel per review: it must afford the
-    onboarding cost, and expansion is gradual.
-    """
-    masked = np.where(eligible, value, -np.inf)
-    best = np.argmax(masked, axis=1)
-    out = np.zeros_like(eligible)
-    rows = np.flatnonzero(eligible.any(axis=1))
-    out[rows, best[rows]] = True
-    return out
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The ``q``-quantile of ``values`` with ``weights`` (real firms): the smallest value
+    whose cumulative weight reaches ``q`` of the total; ``inf`` for no values."""
+    if values.size == 0 or weights.sum() <= 0:
+        return math.inf
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weights[order])
+    k = int(np.searchsorted(cum, q * cum[-1], side="left"))
+    return float(values[order][min(k, values.size - 1)])
 
 
 def _split_count(total: int, shares: list[float]) -> list[int]:

@@ -86,6 +86,9 @@ def firm_columns(n_platforms: int, capacity: int) -> Columns:
             "alive": (np.bool_, ()),
             "origin": (np.int8, ()),  # 0 = CN, 1 = other
             "size": (np.float64, ()),  # demand weight (Pareto), median 1
+            # omega: real firms this model firm stands for, in model-firm equivalents
+            # (real firms / merchants.scale); every count and sum over firms is weighted by it
+            "weight": (np.float64, ()),
             "quality": (np.float64, ()),  # true quality, stars 1-5
             "price": (np.float64, ()),  # USD per order
             "propensity": (np.float64, ()),  # grey-practice propensity in [0, 1]
@@ -125,7 +128,11 @@ def store_columns(ring_weeks: int, capacity: int) -> Columns:
             "fee_holiday_until": (np.int32, ()),
             "inflation": (np.float64, ()),  # displayed minus true rating, stars
             "campaign": (np.bool_, ()),  # bought fake reviews this week
-            "fake_live": (np.float64, ()),  # fake reviews not yet deleted
+            "fake_live": (np.float64, ()),  # fake reviews on the page (bought, not deleted)
+            "evidence": (np.float64, ()),  # aged fake reviews an audit can find (reviews)
+            "suspicion": (np.float64, ()),  # platform's decayed record of deleted reviews
+            "penalised_at": (np.int32, ()),  # 1 + week of the last penalty (0: never)
+            "frozen_at": (np.int32, ()),  # 1 + week of the last fund freeze (0: never)
             # fake reviews bought, by week mod ring_weeks; transposed: ring[slot, row]
             "ring": (np.float32, (ring_weeks,), "T"),
             "gmv": (np.float64, ()),  # last week's sales, USD
