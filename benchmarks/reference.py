@@ -2,12 +2,18 @@
 
 One Python object per merchant (``RefMerchant``) and per store (``RefStore``),
 each with its own ``step``; platforms are the engine's own ``Platform`` agents;
-enforcement is a per-store loop (``RefEnforcer``). Every rule is the same pure
-function of ``sim/core`` (``effective_propensity``, ``campaign_decision``,
-``update_inflation``, ``store_weight``, ``audit_probabilities``, ``detect``,
-``penalty_for_strike``, ``update_risk``, ``expected_weekly_profit``, ...),
-called per agent on that agent's own numbers. The weekly schedule is the one of
-``MarketModel.step``.
+rules called on one agent's numbers use the rule's Python body (``rule.py_func``,
+the source the kernels compile), since a compiled ufunc call on scalars costs
+microseconds;
+enforcement is a per-store loop (``RefEnforcer``). Every rule is the same
+function of ``sim/core`` (``campaign_decision``, ``update_inflation``,
+``age_evidence``, ``store_weight``, ``allocate_sales``, ``store_fees``,
+``audit_probabilities``, ``detection_probability``, ``hold_amount``,
+``penalty_for_strike``, ``pooled_penalty_rate``, ``update_risk``,
+``expected_sales``, ``anticipated_base``, ``join_value``, ...), called per
+agent on that agent's own numbers; the population is drawn by the same
+sampling design (``sim/core/population.py``), each merchant standing for
+``omega`` real firms. The weekly schedule is the one of ``MarketModel.step``.
 
 It uses its own random streams in its own order, so it reproduces the engine's
 outcomes in distribution, not draw for draw; ``tests/test_reference_equivalence.py``
@@ -30,9 +36,12 @@ from sim.core import demand as dr
 from sim.core import enforcement as er
 from sim.core import merchants as mr
 from sim.core import network as net
+from sim.core import platforms as pl
+from sim.core import population as pop
 from sim.core.calendar import Calendar, days_to_weeks
 from sim.core.config import KNOWN_PLATFORMS, ORIGINS, EnforcementConfig, SimConfig, validate
-from sim.core.model import _split_count, best_only
+from sim.core.merchants import best_only
+from sim.core.model import _split_count, weighted_quantile
 from sim.core.platforms import Platform, split_demand
 from sim.core.state import ACTIVE, BANNED, CLOSED, SUSPENDED, WARNED
 from sim.core.streams import make_streams
@@ -50,9 +59,11 @@ class RefStore(mesa.Agent):
         holiday = model.platform_agents[platform].cfg.new_seller_fee_holiday_weeks
         self.fee_holiday_until = opened + round(holiday) + 1 if opened >= 0 else -1
         self.inflation, self.campaign, self.fake_live = 0.0, False, 0.0
+        self.evidence = self.suspicion = 0.0
         self.bought: dict[int, float] = {}  # week -> fake reviews bought
         self.gmv = self.net_sales = self.frozen = 0.0
         self.release, self.forfeit, self.weight = 0, False, 0.0
+        self.penalised_at = self.frozen_at = 0
         firm.stores.append(self)
 
     @property
@@ -60,9 +71,11 @@ class RefStore(mesa.Agent):
         return self.status in LIVE
 
     def close(self) -> None:
-        """A closed store is gone (the engine compacts it away)."""
+        """A closed store is gone (the engine compacts it away); its held funds stay held."""
         self.status = CLOSED
         self.firm.stores.remove(self)
+        if self.frozen > 0:
+            self.model.closed_with_funds.append(self)
         self.remove()
 
     @property
@@ -70,25 +83,23 @@ class RefStore(mesa.Agent):
         return self.status in (ACTIVE, WARNED)
 
     def step(self) -> None:
-        """Phase 1: decide on a fake-review campaign; update the rating inflation."""
+        """Phase 1: decide on a fake-review campaign; update inflation, evidence, suspicion."""
         m, b, f = self.model, self.model.cfg.behaviour, self.firm
         bought = 0.0
         self.campaign = False
+        e = m.enforcers[self.platform]
         if self.selling:
             gm = m.cfg.merchants.gross_margin_rate
-            prop = mr.effective_propensity(
-                f.propensity, f.quality, b.reference_rating, b.reputation_weakness_slope
-            )
-            contribution = self.gmv * m.margin[self.platform]
-            reviews = mr.campaign_reviews(
+            prop = f.prop_eff
+            reviews = mr.campaign_reviews.py_func(
                 self.gmv, f.price, b.fake_reviews_per_order, b.min_fake_reviews_per_week
             )
-            cost = reviews * (f.price * (1.0 - gm) + b.fake_review_commission_usd)
-            p_hat = mr.perceived_detection(f.risk[self.platform], b.risk_salience)
+            cost = mr.campaign_cost.py_func(reviews, f.price, gm, b.fake_review_commission_usd)
+            p_hat = mr.perceived_detection.py_func(f.risk[self.platform], b.risk_salience)
             self.campaign = bool(
-                mr.campaign_decision(
+                mr.campaign_decision.py_func(
                     prop,
-                    contribution,
+                    self.gmv * m.margin[self.platform],
                     cost,
                     p_hat,
                     m.lift,
@@ -100,7 +111,7 @@ class RefStore(mesa.Agent):
                 bought = float(reviews)
                 f.campaign_cost[self.platform] += cost
             self.inflation = float(
-                mr.update_inflation(
+                mr.update_inflation.py_func(
                     self.inflation,
                     self.campaign,
                     b.fake_rating_gain_stars,
@@ -110,6 +121,8 @@ class RefStore(mesa.Agent):
         else:
             self.inflation = 0.0
         self.fake_live += bought
+        self.evidence = float(mr.age_evidence.py_func(self.evidence, bought, e.evidence_keep))
+        self.suspicion = float(mr.age_evidence.py_func(self.suspicion, 0.0, e.suspicion_keep))
         self.bought[m.t] = bought
         self.bought.pop(m.t - m.ring_weeks, None)
 
@@ -122,6 +135,13 @@ class RefMerchant(mesa.Agent):
         self.origin, self.born, self.alive = origin, born, True
         for key in ("size", "quality", "price", "propensity", "extra_stores", "member"):
             setattr(self, key, attrs[key].item() if hasattr(attrs[key], "item") else attrs[key])
+        self.omega = float(attrs["weight"]) / model.scale  # model-firm equivalents
+        b = model.cfg.behaviour
+        self.prop_eff = float(
+            mr.effective_propensity(
+                self.propensity, self.quality, b.reference_rating, b.reputation_weakness_slope
+            )
+        )
         P = model.P
         self.cash = 0.0
         self.risk = np.full(P, model.cfg.behaviour.initial_perceived_risk)
@@ -129,7 +149,8 @@ class RefMerchant(mesa.Agent):
         self.ever_banned = np.zeros(P, dtype=bool)
         self.profit = np.zeros(P)
         self.campaign_cost = np.zeros(P)
-        self.penalised = np.zeros(P, dtype=bool)
+        self.hits = np.zeros(P)  # stores penalised this week
+        self.exposure = np.zeros(P)  # live stores as enforcement began
         self.banned_now = np.zeros(P, dtype=bool)
         self.subsidised = False
         self.running_cost = 0.0
@@ -143,6 +164,13 @@ class RefMerchant(mesa.Agent):
         for s in self.stores:
             if s.live:
                 out[s.platform] = True
+        return out
+
+    def n_live(self) -> np.ndarray:
+        out = np.zeros(self.model.P)
+        for s in self.stores:
+            if s.live:
+                out[s.platform] += 1
         return out
 
     def n_selling(self) -> np.ndarray:
@@ -162,27 +190,32 @@ class RefMerchant(mesa.Agent):
                 net_sales[s.platform] += s.net_sales
         listed = self.listed_last_week
         cc = mr.channel_costs(listed[None, :], m.running_cost, b.channel_cost_exponent)[0]
-        self.profit = net_sales - cc - self.campaign_cost
+        has = self.n_selling() > 0
+        self.profit = np.where(
+            has,
+            mr.channel_profit(net_sales, cc, self.campaign_cost),
+            mr.channel_profit(0.0, cc, 0.0),
+        )
         self.running_cost = cc.sum() + (self.n_selling() * m.fixed_week).sum()
         self.cash += self.profit.sum()
         self.loss_weeks = np.where(listed & (self.profit < 0), self.loss_weeks + 1, 0)
 
     # -- phase 6
     def learn(self) -> None:
-        """Perceived risk from own and peers' penalties this week."""
+        """Perceived per-store penalty rates from own and peers' store-weeks."""
         m, b = self.model, self.model.cfg.behaviour
-        hits, seen = np.zeros(m.P), np.zeros(m.P)
-        for j in self.peers:
-            hits += j.penalised
-            seen += j.penalised | j.listed() | j.listed_last_week
-        peer = mr.peer_penalty_share(hits, seen)
-        own = self.penalised.astype(float)
+        ph, pe = np.zeros(m.P), np.zeros(m.P)
         w = b.peer_weight if self.member else 0.0
-        self.risk = mr.update_risk(self.risk, mr.risk_signal(own, peer, w), b.risk_learning_rate)
+        if w > 0:
+            for j in self.peers:
+                ph += j.hits
+                pe += j.exposure
+        x = mr.pooled_penalty_rate(self.hits, self.exposure, ph, pe, w)
+        self.risk = mr.update_risk(self.risk, x, b.risk_learning_rate)
 
     # -- phase 7 (and entry)
-    def values(self, listed: np.ndarray, n_selling: np.ndarray):
-        """Expected weekly profit and values of each platform for this firm."""
+    def prospects(self, listed: np.ndarray, n_selling: np.ndarray) -> dict:
+        """The numbers this firm weighs for each platform (the engine's ``_prospects``)."""
         m, b = self.model, self.model.cfg.behaviour
         prospective = np.where(n_selling > 0, n_selling, 1 + self.extra_stores)
         w_new = dr.store_weight(
@@ -195,42 +228,32 @@ class RefMerchant(mesa.Agent):
             b.store_count_exponent,
         ) * np.power(prospective, b.store_count_exponent)
         w_cur = np.where(n_selling > 0, w_new, 0.0)
-        demand = np.array([p.demand for p in m.platform_agents])
-        est = demand * w_new / np.maximum(m.platform_weight_total - w_cur + w_new, 1e-300)
-        profit = mr.expected_weekly_profit(
-            est[None, :],
-            np.array([self.price]),
-            prospective[None, :],
-            m.margin,
-            m.fixed_week,
-            m.per_order,
-            mr.marginal_channel_costs(listed[None, :], m.running_cost, b.channel_cost_exponent),
-        )[0]
+        others = m.platform_weight_total + m.joined_mass
+        base = np.maximum(others - self.omega * w_cur, 0.0)
+        est = mr.expected_sales(m.platform_demand, w_new, base, self.omega)
         prop = mr.effective_propensity(
             self.propensity, self.quality, b.reference_rating, b.reputation_weakness_slope
         )
         exposure = prop + (1.0 - prop) * b.collateral_risk_share
-        hazard = mr.penalty_hazard(
-            mr.perceived_detection(self.risk, b.risk_salience)[None, :], np.array([exposure])
+        hazard = mr.penalty_hazard(mr.perceived_detection(self.risk, b.risk_salience), exposure)
+        running = mr.marginal_channel_costs(
+            listed[None, :], m.running_cost, b.channel_cost_exponent
         )[0]
-        loss = mr.penalty_loss(
-            profit,
-            est * m.margin,
-            prospective,
-            b.sanction_weeks_of_profit,
-            m.held_weeks,
-            m.onboarding,
-        )
-        value = mr.risk_adjusted_value(profit, hazard, loss)
-        insurance = mr.insurance_value(
-            profit[None, :], hazard[None, :], loss[None, :], listed[None, :], b.reliance_aversion
-        )[0]
-        return est, prospective, profit, value, insurance
+        profit, loss, value = m.channel_values(est, self.price, prospective, running, hazard)
+        return {
+            "prospective": prospective,
+            "w_new": w_new,
+            "others": others,
+            "est": est,
+            "hazard": hazard,
+            "running": running,
+            "profit": profit,
+            "value": value,
+            "at_risk": float(mr.expected_enforcement_loss(hazard, loss, listed)),
+        }
 
-    def join_options(self, listed, n_selling):
-        """Value of joining each platform now (``join_value``) and the one-off terms."""
-        m, b, inc = self.model, self.model.cfg.behaviour, self.model.cfg.incentives
-        est, prospective, profit, value, insurance = self.values(listed, n_selling)
+    def one_off(self, prospective):
+        m, inc = self.model, self.model.cfg.incentives
         cost = m.onboarding * prospective
         cash_in = np.array([p.cfg.new_seller_subsidy_usd for p in m.platform_agents], float)
         gov = 0.0
@@ -243,26 +266,25 @@ class RefMerchant(mesa.Agent):
             ):
                 gov = inc.own_store_subsidy_usd
             cash_in[m.own_store] += gov
-        holiday = np.array([p.cfg.new_seller_fee_holiday_weeks for p in m.platform_agents])
-        ref = np.array([p.referral_rate for p in m.platform_agents])
-        gain = cash_in + holiday * ref * est
-        willing = m.cfg.merchants.origins[ORIGINS[self.origin]].new_platform_propensity
-        j = mr.join_value(
-            value[None, :],
-            insurance[None, :],
-            b.planning_horizon_weeks,
-            np.array([willing]),
-            cost[None, :],
-            gain[None, :],
-        )[0]
-        launched = np.array([p.launched(t) for p in m.platform_agents])
-        return j, launched & (j > 0), prospective, profit, value, cost, cash_in, gov
+        return cost, cash_in, gov
 
-    def join(self, p: int, n_new: int, cost: float, cash_in: float, gov: float) -> None:
+    def join_value(self, pros, est, cost, cash_in, q=slice(None)):
+        """``merchants.join_value`` on platform(s) ``q`` at expected sales ``est``."""
+        m, b = self.model, self.model.cfg.behaviour
+        willing = m.cfg.merchants.origins[ORIGINS[self.origin]].new_platform_propensity
+        profit, _, value = m.channel_values(
+            est, self.price, pros["prospective"][q], pros["running"][q], pros["hazard"][q], q
+        )
+        insurance = mr.insurance_value(profit, pros["at_risk"], b.reliance_aversion)
+        gain = cash_in[q] + m.holiday[q] * m.referral[q] * est
+        return mr.join_value(value, insurance, b.planning_horizon_weeks, willing, cost[q], gain)
+
+    def join(self, p: int, n_new: int, cost: float, cash_in: float, gov: float, w_new) -> None:
         m = self.model
         if p == m.own_store and gov > 0:
             self.subsidised = True
         self.cash += cash_in - cost
+        m.joined_mass[p] += self.omega * w_new
         new = [RefStore(m, self, p, m.t) for _ in range(n_new)]
         if (
             self.ever_banned[p]
@@ -270,17 +292,17 @@ class RefMerchant(mesa.Agent):
         ):
             for s in new:
                 s.status = BANNED
-            m.count_bans(len(new))
+            m.count_bans(self, len(new))
 
-    def step(self) -> None:
-        """Phase 7: react to bans with a new account; join, leave or exit."""
+    def review(self) -> dict | None:
+        """Phase 7, first part: decide whether to review; react to bans with a new account."""
         m, b, rng = self.model, self.model.cfg.behaviour, self.model.rng_decisions
         listed = self.listed()
         lost_to_ban = self.banned_now & ~listed
         if not (rng.random() < b.portfolio_review_probability_per_week or lost_to_ban.any()):
-            return
-        n_selling = self.n_selling()
-        j, ok, prospective, profit, value, cost, cash_in, gov = self.join_options(listed, n_selling)
+            return None
+        pros = self.prospects(listed, self.n_selling())
+        profit = pros["profit"]
         cur = listed.copy()
         for p in np.flatnonzero(lost_to_ban):  # (a) new account after a ban
             if (
@@ -292,15 +314,47 @@ class RefMerchant(mesa.Agent):
                 s = RefStore(m, self, int(p), m.t)
                 if rng.random() < m.enforcers[p].cfg.new_account_detection_probability:
                     s.status = BANNED
-                    m.count_bans(1)
+                    m.count_bans(self, 1)
                 else:
                     cur[p] = True
-        vetting = np.array([p.cfg.vetting_pass_probability for p in m.platform_agents])
-        wish = ~cur & ok & (self.cash + cash_in >= cost) & ~lost_to_ban
-        join = best_only((wish & (rng.random(m.P) < vetting))[None, :], j[None, :])[0]
+        cost, cash_in, gov = self.one_off(pros["prospective"])
+        launched = np.array([p.launched(m.t) for p in m.platform_agents])
+        eligible = ~cur & launched & (self.cash + cash_in >= cost) & ~lost_to_ban
+        return {
+            "firm": self,
+            "pros": pros,
+            "listed": listed,
+            "cur": cur,
+            "eligible": eligible,
+            "cost": cost,
+            "cash_in": cash_in,
+            "gov": gov,
+            "u_vetting": rng.random(m.P),
+        }
+
+    def decide(self, plan: dict, base: np.ndarray) -> None:
+        """Phase 7, second part: join (at the anticipated base), leave, exit."""
+        m, b = self.model, self.model.cfg.behaviour
+        pros, cur = plan["pros"], plan["cur"]
+        est = np.where(
+            plan["listed"],
+            pros["est"],
+            mr.expected_sales(m.platform_demand, pros["w_new"], base, self.omega),
+        )
+        j = self.join_value(pros, est, plan["cost"], plan["cash_in"])
+        wish = plan["eligible"] & (j > 0)
+        join = best_only((wish & (plan["u_vetting"] < m.vetting))[None, :], j[None, :])[0]
+        value, profit = pros["value"], pros["profit"]
         leave = cur & (value < 0) & ((self.loss_weeks >= b.leave_threshold_weeks) | (profit > 0))
         for p in np.flatnonzero(join):
-            self.join(int(p), int(prospective[p]), cost[p], cash_in[p], gov)
+            self.join(
+                int(p),
+                int(pros["prospective"][p]),
+                plan["cost"][p],
+                plan["cash_in"][p],
+                plan["gov"],
+                pros["w_new"][p],
+            )
         for s in list(self.stores):
             if s.live and leave[s.platform]:
                 s.close()
@@ -315,6 +369,30 @@ class RefMerchant(mesa.Agent):
         self.remove()
 
 
+def anticipated_bases(model: ReferenceModel, plans: list[dict]) -> np.ndarray:
+    """``merchants.anticipated_base`` over the candidates of this week's plans."""
+    pairs = []
+    for plan in plans:
+        f, pros = plan["firm"], plan["pros"]
+        j0 = f.join_value(pros, pros["est"], plan["cost"], plan["cash_in"])
+        for q in np.flatnonzero(plan["eligible"] & (j0 > 0)):
+            pairs.append((plan, int(q)))
+    if not pairs:
+        return np.asarray(model.platform_weight_total + model.joined_mass, dtype=float)
+    pq = np.array([q for _, q in pairs])
+    mass = np.array([p["firm"].omega * p["pros"]["w_new"][q] for p, q in pairs])
+
+    def joins_at(base):
+        out = np.zeros(len(pairs), dtype=bool)
+        for k, (plan, q) in enumerate(pairs):
+            f, pros = plan["firm"], plan["pros"]
+            est = mr.expected_sales(model.platform_demand[q], pros["w_new"][q], base[q], f.omega)
+            out[k] = f.join_value(pros, est, plan["cost"], plan["cash_in"], q) > 0
+        return out
+
+    return mr.anticipated_base(pairs[0][0]["pros"]["others"], pq, mass, joins_at)
+
+
 class RefEnforcer:
     """One platform's enforcement, store by store (the rules of ``EnforcementPolicy``)."""
 
@@ -323,6 +401,9 @@ class RefEnforcer:
         self.start = cal.first_step_on_or_after(cfg.start_date)
         self.lag = days_to_weeks(cfg.review_deletion_lag_days)
         self.hold = days_to_weeks(cfg.fund_hold_days)
+        self.evidence_keep = er.retention(cfg.evidence_half_life_weeks)
+        self.suspicion_keep = er.retention(cfg.suspicion_half_life_weeks)
+        self.forfeit_share = er.expected_forfeit_share(cfg)
         self.level = 0.0
 
     def step(self) -> None:
@@ -335,10 +416,14 @@ class RefEnforcer:
             for s in stores:
                 old = s.bought.get(t - self.lag, 0.0)
                 if old > 0:
-                    deleted = np.float32(old) * c.review_deletion_rate
+                    deleted = float(np.float32(old)) * c.review_deletion_rate
                     s.fake_live = max(0.0, s.fake_live - deleted)
+                    s.evidence = max(0.0, s.evidence - deleted * self.evidence_keep**self.lag)
+                    s.suspicion += deleted
                     if s.fake_live < 1e-9:
                         s.fake_live = 0.0
+                    if s.evidence < 1e-9:
+                        s.evidence = 0.0
         banned = []
         for s in stores:  # suspensions ending
             if s.status == SUSPENDED and s.suspended_until <= t:
@@ -349,29 +434,36 @@ class RefEnforcer:
                     banned.append(s)
         live = [s for s in stores if s.selling]
         if live and c.audit_probability_per_week > 0 and self.level > 0:
-            evidence = np.array([s.fake_live > 0 for s in live])
+            suspicious = np.array([s.suspicion >= 1.0 for s in live])
             degree = np.array([m.degree_ratio.get(s.firm, 0.0) for s in live])
+            omega = np.array([s.firm.omega for s in live])
             prob = er.audit_probabilities(
                 c.audit_probability_per_week,
                 self.level,
-                evidence,
+                suspicious,
                 degree,
                 c.targeting,
                 c.targeting_strength,
                 c.hub_targeting,
+                omega,
             )
-            for s, a, ev in zip(live, prob, evidence, strict=True):
+            for s, a in zip(live, prob, strict=True):
                 audited = rng.random() < a
-                if not er.detect(
-                    audited, ev, rng.random(), c.true_positive_rate, c.false_positive_rate
-                ):
+                found = er.detection_probability.py_func(
+                    s.evidence,
+                    c.true_positive_rate,
+                    c.false_positive_rate,
+                    c.evidence_half_saturation_reviews,
+                )
+                if not (audited and rng.random() < found):
                     continue
-                s.fake_live = s.inflation = 0.0
+                s.suspicion += s.fake_live
+                s.fake_live = s.inflation = s.evidence = 0.0
                 s.strikes += 1
                 code = er.penalty_for_strike(np.array([s.strikes]), c.penalty_ladder)[0]
                 if code == WARNED:
                     s.status = WARNED
-                    s.firm.penalised[p] = True
+                    self.penalise(s)
                 elif code == SUSPENDED:
                     self.suspend(s)
                 else:
@@ -387,32 +479,44 @@ class RefEnforcer:
                 ):
                     self.ban(s, rng)
         if banned and c.false_link_probability > 0:
-            k = int(rng.binomial(len(banned), c.false_link_probability))
             pool = [s for s in stores if s.selling]
-            if k and pool:
-                for i in rng.choice(len(pool), size=min(k, len(pool)), replace=False):
-                    self.suspend(pool[i])
+            if pool:
+                real_bans = sum(s.firm.omega for s in banned)
+                real_pool = sum(s.firm.omega for s in pool)
+                chance = min(1.0, c.false_link_probability * real_bans / real_pool)
+                for s in pool:
+                    if rng.random() < chance:
+                        self.suspend(s)
+
+    def penalise(self, s: RefStore) -> None:
+        if s.penalised_at != self.model.t + 1:
+            s.penalised_at = self.model.t + 1
+            s.firm.hits[self.p] += 1
 
     def freeze(self, s: RefStore, forfeit: bool) -> None:
-        amount = self.cfg.held_weeks_of_sales * max(s.net_sales, 0.0)
-        s.firm.cash -= amount
-        s.frozen += amount
-        s.release = self.model.t + self.hold
+        m = self.model
+        if s.frozen_at != m.t + 1:
+            payout = er.payout_balance(s.gmv, s.net_sales, m.cfg.merchants.gross_margin_rate)
+            amount = float(er.hold_amount(self.cfg.held_weeks_of_sales, payout))
+            s.firm.cash -= amount
+            s.frozen += amount
+        s.frozen_at = m.t + 1
+        s.release = m.t + self.hold
         s.forfeit |= forfeit
 
     def suspend(self, s: RefStore) -> None:
         s.status = SUSPENDED
         s.suspended_until = self.model.t + max(1, round(self.cfg.suspension_weeks))
         self.freeze(s, False)
-        s.firm.penalised[self.p] = True
+        self.penalise(s)
 
     def ban(self, s: RefStore, rng) -> None:
         s.status = BANNED
         self.freeze(s, rng.random() < self.cfg.forfeit_on_ban_probability)
-        s.firm.penalised[self.p] = True
+        self.penalise(s)
         s.firm.banned_now[self.p] = True
         s.firm.ever_banned[self.p] = True
-        self.model.count_bans(1)
+        self.model.count_bans(s.firm, 1)
 
 
 class ReferenceModel(mesa.Model):
@@ -438,7 +542,6 @@ class ReferenceModel(mesa.Model):
             for i, n in enumerate(self.platform_names)
         ]
         self.ring_weeks = max(e.lag for e in self.enforcers) + 1
-        self.held_weeks = np.array([e.cfg.held_weeks_of_sales for e in self.enforcers])
         b = cfg.behaviour
         self.lift = math.exp(b.rating_sensitivity_per_star * b.fake_rating_gain_stars) - 1.0
         self.margin = np.zeros(self.P)
@@ -447,6 +550,13 @@ class ReferenceModel(mesa.Model):
         self.per_order = np.array([p.cfg.per_order_fee_usd for p in pa])
         self.running_cost = np.array([p.cfg.running_cost_per_week_usd for p in pa])
         self.onboarding = np.array([p.cfg.onboarding_cost_usd for p in pa])
+        self.fulfilment = np.array([p.cfg.fulfilment_ads_rate for p in pa])
+        self.holiday = np.array([p.cfg.new_seller_fee_holiday_weeks for p in pa])
+        self.vetting = np.array([p.cfg.vetting_pass_probability for p in pa])
+        self.referral = np.array([p.referral_rate for p in pa])
+        inert = er.EnforcementPolicy.inert_terms()
+        self.held_weeks = np.full(self.P, inert[0])
+        self.forfeit_share = np.full(self.P, inert[1])
         inc = cfg.incentives
         self.own_store = (
             self.platform_names.index(inc.own_store_platform)
@@ -458,13 +568,37 @@ class ReferenceModel(mesa.Model):
             self.calendar.last_step_on_or_before(inc.own_store_subsidy_end),
         )
         self.n0 = cfg.merchants.count
-        self.n0_by_origin = _split_count(self.n0, [cfg.merchants.origins[o].share for o in ORIGINS])
+        shares = [cfg.merchants.origins[o].share for o in ORIGINS]
+        self.n0_by_origin = _split_count(self.n0, shares)
+        self.scale = cfg.merchants.scale
+        self.designs = [
+            pop.Design.solve(
+                cfg.merchants.real_firms * shares[o],
+                self.n0_by_origin[o],
+                cfg.merchants.origins[name].size_pareto_alpha,
+                cfg.merchants.origins[name].size_max,
+                cfg.merchants.sampling_tail_share,
+            )
+            for o, name in enumerate(ORIGINS)
+        ]
+        self.member_coef = [0.0, 0.0]
         known = np.array([KNOWN_PLATFORMS.index(n) for n in self.platform_names])
-        sizes = []
+        sizes, weights = [], []
         for o, name in enumerate(ORIGINS):
             oc = cfg.merchants.origins[name]
             attrs = mr.draw_attributes(
-                oc, self.n0_by_origin[o], streams[f"population_{name}"], len(KNOWN_PLATFORMS)
+                oc,
+                self.n0_by_origin[o],
+                streams[f"population_{name}"],
+                len(KNOWN_PLATFORMS),
+                self.designs[o],
+                initial=True,
+            )
+            self.member_coef[o] = pop.member_coefficient(
+                attrs["size"], attrs["weight"], oc.association_members
+            )
+            attrs["member"] = attrs.pop("u_member") < pop.member_probability(
+                attrs["size"], self.member_coef[o]
             )
             prob = np.array(
                 [oc.initial_listing_probability.get(n, 0.0) for n in self.platform_names]
@@ -478,9 +612,9 @@ class ReferenceModel(mesa.Model):
                     for _ in range(1 + int(f.extra_stores)):
                         RefStore(self, f, int(p), -1)
             sizes.append(attrs["size"])
-        all_sizes = np.concatenate(sizes)
-        self.subsidy_min_size = float(
-            np.quantile(all_sizes, inc.own_store_subsidy_min_size_quantile)
+            weights.append(attrs["weight"])
+        self.subsidy_min_size = weighted_quantile(
+            np.concatenate(sizes), np.concatenate(weights), inc.own_store_subsidy_min_size_quantile
         )
         self.wired: set[RefMerchant] = set()
         self.degree_ratio: dict[RefMerchant, float] = {}
@@ -489,6 +623,9 @@ class ReferenceModel(mesa.Model):
             f.listed_last_week = f.listed()
         self.listed_count = self._listed_count()
         self.platform_weight_total = np.zeros(self.P)
+        self.platform_demand = np.zeros(self.P)
+        self.joined_mass = np.zeros(self.P)
+        self.closed_with_funds: list[RefStore] = []
         self.merchant_steps = 0
         self.banned_recorded = 0.0
         self.weekly: dict[int, dict] = {}
@@ -497,9 +634,36 @@ class ReferenceModel(mesa.Model):
     def _new_firm(self, origin: int, attrs: dict, born: int) -> RefMerchant:
         f = RefMerchant(self, origin, attrs, born)
         oc = self.cfg.merchants.origins[ORIGINS[origin]]
-        scale = self.cfg.demand.gmv_per_firm_per_week_usd / mr.expected_size(oc.size_pareto_alpha)
-        f.cash = oc.capital_weeks_of_sales * scale * f.size * mr.CASH_MARGIN
+        f.cash = float(
+            mr.initial_cash(np.array([f.size]), oc, self.cfg.demand.gmv_per_firm_per_week_usd)[0]
+        )
         return f
+
+    def channel_values(self, est, price, n_stores, running, hazard, q=slice(None)):
+        """Expected profit, loss if penalised and value (the engine's ``_channel_values``)."""
+        b = self.cfg.behaviour
+        profit = mr.expected_weekly_profit(
+            est, price, n_stores, self.margin[q], self.fixed_week[q], self.per_order[q], running
+        )
+        payout = mr.expected_payout(
+            est,
+            price,
+            n_stores,
+            self.referral[q],
+            self.fulfilment[q],
+            self.per_order[q],
+            self.fixed_week[q],
+        )
+        loss = mr.penalty_loss(
+            profit,
+            payout,
+            n_stores,
+            b.sanction_weeks_of_profit,
+            self.held_weeks[q],
+            self.forfeit_share[q],
+            self.onboarding[q],
+        )
+        return profit, loss, mr.risk_adjusted_value(profit, hazard, loss)
 
     def merchants(self) -> list[RefMerchant]:
         return list(self.agents_by_type.get(RefMerchant, []))
@@ -507,12 +671,15 @@ class ReferenceModel(mesa.Model):
     def all_stores(self) -> list[RefStore]:
         return [s for f in self.merchants() for s in f.stores]
 
-    def count_bans(self, k: int) -> None:
+    def count_bans(self, firm: RefMerchant, k: int) -> None:
         if self.t >= self.calendar.spinup:
-            self.banned_recorded += k
+            self.banned_recorded += k * firm.omega
 
     def _listed_count(self) -> np.ndarray:
-        return np.sum([f.listed() for f in self.merchants()], axis=0).astype(float)
+        firms = self.merchants()
+        if not firms:
+            return np.zeros(self.P)
+        return np.sum([f.omega * f.listed() for f in firms], axis=0).astype(float)
 
     def rewire(self) -> None:
         """Chung-Lu ties among members (all at start; entrants every few weeks)."""
@@ -549,8 +716,10 @@ class ReferenceModel(mesa.Model):
         for p in self.platform_agents:  # 0. fees
             p.set_fees(self.t)
             self.margin[p.index] = max(0.0, p.margin_rate(gm))
+            self.referral[p.index] = p.referral_rate
+        self.joined_mass[:] = 0.0
         for f in firms:
-            f.penalised[:] = False
+            f.hits[:] = 0.0
             f.banned_now[:] = False
             f.campaign_cost[:] = 0.0
         self.agents_by_type[RefStore].do("step")  # 1. campaigns
@@ -558,11 +727,21 @@ class ReferenceModel(mesa.Model):
             p.step()
         self.demand()  # 3. demand
         firms.do("book")  # 4. accounts
-        for e in self.enforcers:  # 5. enforcement, funds due
+        for f in firms:  # exposure: live stores as enforcement begins
+            f.exposure = f.n_live()
+        for e in self.enforcers:  # 5. enforcement, hold terms in force, funds due
             e.step()
+        inert = er.EnforcementPolicy.inert_terms()
+        for i, e in enumerate(self.enforcers):
+            on = e.level > 0
+            self.held_weeks[i] = e.cfg.held_weeks_of_sales if on else inert[0]
+            self.forfeit_share[i] = e.forfeit_share if on else inert[1]
         self.release_funds()
         firms.do("learn")  # 6. risk learning
-        firms.shuffle_do("step")  # 7. portfolio
+        plans = [p for p in (f.review() for f in firms.shuffle()) if p]  # 7. portfolio
+        base = anticipated_bases(self, plans)
+        for plan in plans:
+            plan["firm"].decide(plan, base)
         self.entry_and_exit()  # 8.
         self.record()  # 9.
 
@@ -577,6 +756,7 @@ class ReferenceModel(mesa.Model):
         sd = cfg.demand.noise_sd
         noise = np.exp(sd * self.rng_demand.standard_normal(self.P) - sd * sd / 2.0)
         d = split_demand(total, weights, noise)
+        self.platform_demand = d
         for p in self.platform_agents:
             p.demand = float(d[p.index])
         stores = self.all_stores()
@@ -587,7 +767,7 @@ class ReferenceModel(mesa.Model):
                 s.gmv = s.net_sales = 0.0
                 if s.selling:
                     s.weight = float(
-                        dr.store_weight(
+                        dr.store_weight.py_func(
                             f.size,
                             n_sel[s.platform],
                             f.quality + s.inflation,
@@ -597,32 +777,36 @@ class ReferenceModel(mesa.Model):
                             b.store_count_exponent,
                         )
                     )
-                    totals[s.platform] += s.weight
+                    totals[s.platform] += f.omega * s.weight
         self.platform_weight_total = totals
         for s in stores:
             if not s.selling:
                 continue
-            p, pl = s.platform, self.platform_agents[s.platform]
-            s.gmv = d[p] * s.weight / totals[p] if totals[p] > 0 else 0.0
-            referral = 0.0 if s.fee_holiday_until > self.t else s.gmv * pl.referral_rate
-            fees = (
-                referral
-                + s.gmv * pl.cfg.fulfilment_ads_rate
-                + self.per_order[p] * s.gmv / s.firm.price
-                + self.fixed_week[p]
+            p, plat = s.platform, self.platform_agents[s.platform]
+            s.gmv = float(dr.allocate_sales.py_func(d[p], s.weight, totals[p]))
+            fees = pl.store_fees.py_func(
+                s.gmv,
+                plat.referral_rate,
+                s.fee_holiday_until > self.t,
+                plat.cfg.fulfilment_ads_rate,
+                self.per_order[p],
+                s.firm.price,
+                self.fixed_week[p],
             )
-            s.net_sales = s.gmv * cfg.merchants.gross_margin_rate - fees
-            num[p] += s.gmv * s.inflation / max(b.fake_rating_gain_stars, 1e-12)
-            den[p] += s.gmv
+            s.net_sales = float(pl.net_sales.py_func(s.gmv, cfg.merchants.gross_margin_rate, fees))
+            om = s.firm.omega
+            num[p] += om * s.gmv * s.inflation / max(b.fake_rating_gain_stars, 1e-12)
+            den[p] += om * s.gmv
         for p in self.platform_agents:
             p.prevalence = num[p.index] / den[p.index] if den[p.index] > 0 else 0.0
 
     def release_funds(self) -> None:
-        for s in self.all_stores():
+        for s in [*self.all_stores(), *self.closed_with_funds]:
             if s.frozen > 0 and s.release <= self.t:
                 if not s.forfeit and s.firm.alive:
                     s.firm.cash += s.frozen
                 s.frozen, s.forfeit = 0.0, False
+        self.closed_with_funds = [s for s in self.closed_with_funds if s.frozen > 0]
 
     def entry_and_exit(self) -> None:
         cfg = self.cfg
@@ -636,29 +820,63 @@ class ReferenceModel(mesa.Model):
             k = int(self.rng_entry.poisson(oc.entry_rate_per_week * self.n0_by_origin[o] * growth))
             if k == 0:
                 continue
-            attrs = mr.draw_attributes(oc, k, self.rng_entry, len(KNOWN_PLATFORMS))
+            attrs = mr.draw_attributes(
+                oc, k, self.rng_entry, len(KNOWN_PLATFORMS), self.designs[o], initial=False
+            )
             attrs.pop("u_listing")
+            attrs["member"] = attrs.pop("u_member") < pop.member_probability(
+                attrs["size"], self.member_coef[o]
+            )
             alive = self.merchants()
-            risk = np.mean([f.risk for f in alive], axis=0) if alive else None
-            vetting = np.array([p.cfg.vetting_pass_probability for p in self.platform_agents])
+            if alive:
+                w = np.array([f.omega for f in alive])
+                risk = (w[:, None] * np.array([f.risk for f in alive])).sum(axis=0) / w.sum()
+            else:
+                risk = None
+            plans = []
+            candidates = []
             for i in range(k):
                 f = self._new_firm(o, {key: v[i] for key, v in attrs.items()}, born=self.t)
                 if risk is not None:
                     f.risk = risk.copy()
+                candidates.append(f)
                 none = np.zeros(self.P, dtype=bool)
-                j, ok, prospective, _, _, cost, cash_in, gov = f.join_options(
-                    none, np.zeros(self.P, dtype=int)
+                pros = f.prospects(none, np.zeros(self.P, dtype=int))
+                cost, cash_in, gov = f.one_off(pros["prospective"])
+                launched = np.array([p.launched(self.t) for p in self.platform_agents])
+                plans.append(
+                    {
+                        "firm": f,
+                        "pros": pros,
+                        "listed": none,
+                        "cur": none,
+                        "eligible": launched & (f.cash + cash_in >= cost),
+                        "cost": cost,
+                        "cash_in": cash_in,
+                        "gov": gov,
+                        "u_vetting": self.rng_entry.random(self.P),
+                    }
                 )
-                ok &= f.cash + cash_in >= cost
-                join = best_only(
-                    (ok & (self.rng_entry.random(self.P) < vetting))[None, :], j[None, :]
-                )[0]
+            base = anticipated_bases(self, plans)
+            for plan in plans:
+                f, pros = plan["firm"], plan["pros"]
+                est = mr.expected_sales(self.platform_demand, pros["w_new"], base, f.omega)
+                j = f.join_value(pros, est, plan["cost"], plan["cash_in"])
+                ok = plan["eligible"] & (j > 0) & (plan["u_vetting"] < self.vetting)
+                join = best_only(ok[None, :], j[None, :])[0]
                 if not join.any():
                     f.alive = False
                     f.remove()  # a candidate that joins nothing never enters
                     continue
                 p = int(np.flatnonzero(join)[0])
-                f.join(p, int(prospective[p]), cost[p], cash_in[p], gov)
+                f.join(
+                    p,
+                    int(pros["prospective"][p]),
+                    plan["cost"][p],
+                    plan["cash_in"][p],
+                    plan["gov"],
+                    pros["w_new"][p],
+                )
         if self.t % cfg.network.rewire_every_weeks == 0:
             self.rewire()
 
@@ -667,20 +885,22 @@ class ReferenceModel(mesa.Model):
         listed = np.array([f.listed() for f in firms]).reshape(-1, self.P)
         for f, row in zip(firms, listed, strict=True):
             f.listed_last_week = row
-        self.listed_count = listed.sum(axis=0).astype(float)
+        omega = np.array([f.omega for f in firms])
+        self.listed_count = (omega[:, None] * listed).sum(axis=0)
         self.merchant_steps += len(firms)
         origin = np.array([f.origin for f in firms], dtype=int)
         k = listed.sum(axis=1)
         amazon = self.platform_names.index("amazon") if "amazon" in self.platform_names else -1
         stores = [s for f in firms for s in f.stores if s.platform == amazon]
-        active = sum(s.selling for s in stores)
-        grey = sum(s.selling and s.campaign for s in stores)
+        active = sum(s.firm.omega for s in stores if s.selling)
+        grey = sum(s.firm.omega for s in stores if s.selling and s.campaign)
+        cn = origin == 0
         self.weekly[self.t] = {
-            "amazon_cn": float(listed[origin == 0, amazon].sum()) if amazon >= 0 else 0.0,
-            "amazon_all": float(listed[:, amazon].sum()) if amazon >= 0 else 0.0,
+            "amazon_cn": float((omega * listed[:, amazon])[cn].sum()) if amazon >= 0 else 0.0,
+            "amazon_all": float((omega * listed[:, amazon]).sum()) if amazon >= 0 else 0.0,
             "grey_amazon": grey / active if active else math.nan,
-            "multi_cn": float(((k >= 2) & (origin == 0)).sum()),
-            "listed_cn": float(((k > 0) & (origin == 0)).sum()),
+            "multi_cn": float(omega[(k >= 2) & cn].sum()),
+            "listed_cn": float(omega[(k > 0) & cn].sum()),
         }
 
     @property

@@ -9,8 +9,10 @@ store's rating is ever inflated. Then (ODD 7.4, 7.5) in every week
 
 - buyers' platform shares are ``s_p = a_p / sum_q a_q`` (logit on fixed appeal);
 - platform p sells ``D_p = N0 * d * s_p`` (all of its demand, while it has a store);
-- a store sells ``D_p * w_s / sum_{s' on p} w_s'`` with
-  ``w_s = x_f exp(beta_r (q_f - 5)) price_f^(-beta_p)``,
+- a store of a real firm sells ``D_p * w_s / sum_{s' on p} omega_f' w_s'`` with
+  ``w_s = x_f exp(beta_r (q_f - 5)) price_f^(-beta_p)`` and ``omega_f`` the
+  real firms its model firm stands for (model-firm equivalents), so the
+  platform's sales ``sum_s omega_f G_s`` are ``D_p``,
 
 whatever the merchants' joins, leaves, entries and exits do to the set of
 stores (Rochet-Tirole style single-homing buyers, cf. Heinrich & Gräbner 2019).
@@ -73,7 +75,8 @@ def stripped():
             * m.firms.price[f] ** (-b.price_sensitivity)
         )
         plat = st.platform[:n][sel]
-        weekly_store_checks.append((st.gmv[:n][sel], w, plat, st.inflation[:n][sel].copy()))
+        omega = m.firms.weight[f]
+        weekly_store_checks.append((st.gmv[:n][sel], w, omega, plat, st.inflation[:n][sel].copy()))
 
     # record the stores' sales right after the demand phase (before portfolio
     # decisions and exits close some of them later in the week)
@@ -114,10 +117,12 @@ def test_store_sales_follow_the_within_platform_logit(stripped):
     cfg, _, _, weekly = stripped
     a = np.array([cfg.platforms[p].consumer_appeal for p in PLATFORMS])
     total = cfg.merchants.count * cfg.demand.gmv_per_firm_per_week_usd
-    for gmv, w, plat, infl in weekly:
+    for gmv, w, omega, plat, infl in weekly:
         assert not infl.any()  # no grey practice: displayed rating = true quality
         for i in range(len(PLATFORMS)):
             on = plat == i
             assert on.sum() > 10
-            expected = total * a[i] / a.sum() * w[on] / w[on].sum()
+            expected = total * a[i] / a.sum() * w[on] / (omega[on] * w[on]).sum()
             np.testing.assert_allclose(gmv[on], expected, rtol=RTOL)
+            # the weights are not all equal: the sample has super-individuals and single firms
+            assert omega[on].max() > 2 * omega[on].min()

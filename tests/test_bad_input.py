@@ -14,7 +14,7 @@ from sim.engine.compose import compose_config
 
 # (override, key the message must name, fragments that say what is allowed)
 BAD = {
-    "unknown_key": ("merchants.cout=5", "merchants.cout", ["count", "scale", "origins"]),
+    "unknown_key": ("merchants.cout=5", "merchants.cout", ["count", "real_firms", "origins"]),
     "wrong_type": ("merchants.count=abc", "merchants.count", ["integer"]),
     "probability_above_one": (
         "policy.enforcement.amazon.audit_probability_per_week=1.5",

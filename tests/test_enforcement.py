@@ -8,10 +8,15 @@ import pytest
 from conftest import ENFORCED, compose, no_compaction, step_all
 from numpy.testing import assert_allclose, assert_array_equal
 
+from sim.core.config import EnforcementConfig
 from sim.core.enforcement import (
     audit_probabilities,
     detect,
+    detection_probability,
+    expected_forfeit_share,
+    hold_amount,
     intensity,
+    payout_balance,
     penalty_for_strike,
 )
 from sim.core.merchants import Merchant
@@ -95,12 +100,47 @@ def test_audit_probabilities_of_no_store():
     assert got.shape == (0,)
 
 
-def test_detect_true_and_false_positives():
-    audited = np.array([True, True, True, True, False])
-    evidence = np.array([True, True, False, False, True])
-    u = np.array([0.5, 0.9, 0.005, 0.5, 0.0])
-    got = detect(audited, evidence, u, tpr=0.8, fpr=0.01)
-    assert_array_equal(got, [True, False, True, False, False])
+def test_detection_probability_rises_with_evidence_from_fpr_to_tpr():
+    ev = np.array([0.0, 25.0, 75.0, 1e9])
+    got = detection_probability(ev, 0.8, 0.01, 25.0)
+    # no evidence: false-positive rate; E = E_half: half way; E = 3 E_half: 3/4 of the way
+    assert_allclose(got, [0.01, 0.01 + 0.79 / 2, 0.01 + 0.79 * 0.75, 0.8], rtol=1e-7)
+
+
+def test_detect_compares_draws_with_the_detection_probability():
+    audited = np.array([True, True, True, False])
+    prob = np.array([0.8, 0.8, 0.01, 0.8])
+    u = np.array([0.5, 0.9, 0.005, 0.0])
+    assert_array_equal(detect(audited, u, prob), [True, False, True, False])
+
+
+def test_audit_budget_is_a_mean_over_real_stores():
+    """A model store standing for 3 real stores counts 3 times in the budget's mean."""
+    susp = np.array([True, False])
+    got = audit_probabilities(0.1, 1.0, susp, np.zeros(2), "risk", 4.0, 0.0, np.array([1.0, 3.0]))
+    # weights (5, 1), mean over real stores (5 + 3) / 4 = 2
+    assert_allclose(got, [0.25, 0.05])
+    real_audits = (got * np.array([1.0, 3.0])).sum()
+    assert real_audits == pytest.approx(0.1 * 4)
+
+
+def test_payout_and_hold_on_the_payout_balance():
+    # sales 1000, gross margin 0.55, fees 300: net of cost of goods 250, payout 700
+    payout = payout_balance(1000.0, 0.55 * 1000.0 - 300.0, 0.55)
+    assert payout == pytest.approx(700.0)
+    assert hold_amount(2.0, payout) == pytest.approx(1400.0)
+    assert hold_amount(2.0, -5.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("ladder", "expected"),
+    [(["warning", "suspension", "ban"], 0.0), (["suspension", "ban"], 0.7 * 0.5), (["ban"], 0.5)],
+)
+def test_expected_forfeit_share_follows_the_first_rung(ladder, expected):
+    cfg = EnforcementConfig(
+        penalty_ladder=ladder, reinstatement_probability=0.3, forfeit_on_ban_probability=0.5
+    )
+    assert expected_forfeit_share(cfg) == pytest.approx(expected)
 
 
 def test_penalty_for_strike_ladder_and_repeat_of_last_step():
@@ -232,7 +272,8 @@ def test_listed_matches_store_table_and_dead_firms_hold_nothing(enforced_cfg):
         np.add.at(count, (st.firm[: st.n][live], st.platform[: st.n][live]), 1)
         assert_array_equal(m.listed[:n], count > 0)
         assert not m.listed[:n][~f.alive[:n]].any()
-        assert_array_equal(m.listed_count, (count > 0).sum(axis=0))
+        # listed counts are weighted by the real firms each model firm stands for
+        assert_allclose(m.listed_count, ((count > 0) * f.weight[:n, None]).sum(axis=0))
 
     step_all(m, check)
     # the Mesa view agrees with the columns
@@ -336,6 +377,7 @@ class ReleaseCheck:
         due = (frozen > 0) & (st.release[:n] <= t)
         back = due & ~st.forfeit[:n] & f.alive[st.firm[:n]]
         lost = due & ~back
+        omega = f.weight[st.firm[:n]]  # recorded sums weigh each store by its firm
         cash = f.cash[: f.n].copy()
         rel0 = m.recorder.data["released_usd"][t].sum()
         forf0 = m.recorder.data["forfeited_usd"][t].sum()
@@ -347,10 +389,10 @@ class ReleaseCheck:
         assert_allclose(f.cash[: f.n], expected_cash, rtol=1e-12)
         rec_rel = m.recorder.data["released_usd"][t].sum() - rel0
         rec_forf = m.recorder.data["forfeited_usd"][t].sum() - forf0
-        assert rec_rel == pytest.approx(frozen[back].sum(), rel=1e-9, abs=1e-6)
-        assert rec_forf == pytest.approx(frozen[lost].sum(), rel=1e-9, abs=1e-6)
-        self.released += frozen[back].sum()
-        self.forfeited += frozen[lost].sum()
+        assert rec_rel == pytest.approx((omega * frozen)[back].sum(), rel=1e-9, abs=1e-6)
+        assert rec_forf == pytest.approx((omega * frozen)[lost].sum(), rel=1e-9, abs=1e-6)
+        self.released += (omega * frozen)[back].sum()
+        self.forfeited += (omega * frozen)[lost].sum()
 
 
 @pytest.mark.parametrize("forfeit", [0.0, 1.0])
@@ -376,7 +418,8 @@ def test_frozen_funds_released_after_hold_unless_forfeited(forfeit):
     R = m.recorder.data
     assert check.released > 0
     # every dollar frozen is released, forfeited or still held
-    still = m.stores.frozen[: m.stores.n].sum()
+    st = m.stores
+    still = (m.firms.weight[st.firm[: st.n]] * st.frozen[: st.n]).sum()
     assert R["frozen_new_usd"].sum() == pytest.approx(
         R["released_usd"].sum() + R["forfeited_usd"].sum() + still, rel=1e-9
     )
@@ -395,4 +438,5 @@ def test_enforcement_cost_is_audits_times_cost_every_week_even_when_tables_grow(
     cost = amazon.groupby("step")["enforcement_cost_usd"].first()  # platform-level column
     per_audit = cfg.policy.enforcement["amazon"].cost_per_audit_usd
     assert audits.sum() > 0
-    assert (cost == audits * per_audit).all()
+    # audits are counted in real stores (each model store weighs omega_f): sums in another order
+    assert_allclose(cost.to_numpy(), audits.to_numpy() * per_audit, rtol=1e-9)

@@ -13,6 +13,7 @@ from sim.core import kernels as kn
 from sim.core import merchants as mr
 from sim.core import network as net
 from sim.core.config import KNOWN_PLATFORMS, OriginConfig
+from sim.core.population import Design, expected_size
 
 # ------------------------------------------------------------- grey practice
 
@@ -125,27 +126,57 @@ def _hand_adjacency() -> sp.csr_matrix:
     return sp.csr_matrix(dense)
 
 
-PENALISED = np.array([[0, 0], [1, 0], [1, 1], [0, 0], [0, 0]], dtype=bool)
-LISTED = np.array([[1, 1], [1, 0], [1, 1], [0, 1], [1, 1]], dtype=bool)
-PEER_SHARE = np.array([[1.0, 1.0], [0.5, 0.5], [0.5, 0.0], [1.0, 1.0], [0.0, 0.0]])
+# stores penalised (hits) and exposed (live as enforcement began) per firm and platform
+HITS = np.array([[0, 0], [1, 0], [2, 1], [0, 0], [0, 0]], dtype=np.int16)
+EXPOSED = np.array([[2, 1], [1, 0], [2, 3], [0, 4], [1, 1]], dtype=np.int32)
 
 
-def _peer_share_via_kernel(adj, penalised, listed):
-    """Run the compiled learning pass with rate 1 and peer weight 1: risk = peer share."""
-    n, P = penalised.shape
-    risk = np.zeros((P, n))
+def _learn(adj, member, rate=1.0, peer_weight=1.0, risk0=0.5):
+    """Run the compiled learning pass on the hand-made world; return risk (firms x platforms)."""
+    n, P = HITS.shape
+    risk = np.full((P, n), risk0)
     kn.learn_risk(
-        n, np.arange(n), adj.indptr, adj.indices, penalised,
-        np.zeros((P, n), dtype=np.int32), listed, np.ones(n, dtype=bool), risk, 1.0, 1.0,
+        np.arange(n), adj.indptr, adj.indices, HITS, np.ascontiguousarray(EXPOSED.T),
+        member, risk, rate, peer_weight,
     )  # fmt: skip
     return risk.T
 
 
-def test_peer_penalty_share_on_hand_made_graph():
-    assert_allclose(_peer_share_via_kernel(_hand_adjacency(), PENALISED, LISTED), PEER_SHARE)
-    # the rule itself: hits over peers seen (at least one)
-    assert_allclose(mr.peer_penalty_share(np.array([1.0, 0.0, 2.0]), np.array([2.0, 0.0, 2.0])),
-                    [0.5, 0.0, 1.0])  # fmt: skip
+def test_pooled_penalty_rate_hand_values():
+    # own 1 of 2 stores, peers 2 of 6 store-weeks at weight 0.5: (1 + 1) / (2 + 3)
+    assert mr.pooled_penalty_rate(1.0, 2.0, 2.0, 6.0, 0.5) == pytest.approx(0.4)
+    # no peer weight: the firm's own rate per store-week
+    assert mr.pooled_penalty_rate(1.0, 4.0, 3.0, 3.0, 0.0) == pytest.approx(0.25)
+    # nothing observed: -1 (no update)
+    assert mr.pooled_penalty_rate(0.0, 0.0, 0.0, 0.0, 0.8) == -1.0
+    assert mr.pooled_penalty_rate(0.0, 0.0, 1.0, 2.0, 0.0) == -1.0
+
+
+def test_risk_learning_pools_store_weeks_over_the_hand_made_graph():
+    adj = _hand_adjacency()
+    got = _learn(adj, np.ones(5, dtype=bool))
+    by_hand = np.zeros((5, 2))
+    A = adj.toarray()
+    for f in range(5):
+        by_hand[f] = (HITS[f] + A[f] @ HITS) / (EXPOSED[f] + A[f] @ EXPOSED)
+    assert_allclose(got, by_hand, rtol=1e-12)
+    # firm 0 (ties to 1 and 2): p0 (0 + 1 + 2) / (2 + 1 + 2); p1 (0 + 0 + 1) / (1 + 0 + 3)
+    assert_allclose(got[0], [3 / 5, 1 / 4], rtol=1e-12)
+    # isolated firm 4: its own 0 of 1 stores on each platform
+    assert_allclose(got[4], [0.0, 0.0])
+
+
+def test_a_member_without_exposed_peers_learns_as_a_non_member():
+    """Membership never slows learning from one's own penalties (no (1 - w) discount)."""
+    adj = _hand_adjacency()
+    member = _learn(adj, np.ones(5, dtype=bool), rate=0.3, peer_weight=0.87)
+    other = _learn(adj, np.zeros(5, dtype=bool), rate=0.3, peer_weight=0.87)
+    # firm 4 is isolated: same update as a non-member, own rate 0/1 on each platform
+    assert_allclose(member[4], other[4])
+    # a non-member learns its own per-store rate: firm 2 on p0, 2 of 2 stores penalised
+    assert other[2, 0] == pytest.approx(0.5 + 0.3 * (1.0 - 0.5))
+    # a platform with no exposure at all leaves the belief unchanged (firm 1 on p1, non-member)
+    assert other[1, 1] == pytest.approx(0.5)
 
 
 def test_adjacency_from_edge_list_matches_hand_graph():
@@ -153,25 +184,24 @@ def test_adjacency_from_edge_list_matches_hand_graph():
     edges = np.array([[0, 1], [1, 0], [0, 2], [1, 2], [2, 3], [2, 3]])
     adj = net.adjacency(edges, 5)
     assert_array_equal(adj.toarray(), _hand_adjacency().toarray())
-    assert_allclose(_peer_share_via_kernel(adj, PENALISED, LISTED), PEER_SHARE)
-
-
-def test_update_risk_members_learn_from_peers_non_members_only_from_own():
-    risk = np.full(2, 0.1)
-    # member (w = 0.5): signal 0.5 -> 0.1 + 0.5 * 0.4; non-member (w = 0): signal = own
-    member = mr.update_risk(
-        risk, mr.risk_signal(np.array([1.0, 0.0]), np.array([0.0, 1.0]), 0.5), 0.5
+    assert_allclose(
+        _learn(adj, np.ones(5, dtype=bool)), _learn(_hand_adjacency(), np.ones(5, dtype=bool))
     )
-    other = mr.update_risk(
-        risk, mr.risk_signal(np.array([1.0, 0.0]), np.array([0.0, 1.0]), 0.0), 0.5
-    )
-    assert_allclose(member, [0.3, 0.3])
-    assert_allclose(other, [0.55, 0.05])
 
 
-def test_update_risk_peer_weight_zero_ignores_peers():
-    got = mr.update_risk(np.array([0.2, 0.0]), mr.risk_signal(0.0, np.ones(2), 0.0), 1.0)
-    assert_array_equal(got, [0.0, 0.0])
+def test_update_risk_smooths_and_ignores_weeks_without_observation():
+    assert mr.update_risk(0.1, 0.5, 0.5) == pytest.approx(0.3)
+    assert mr.update_risk(0.1, 0.0, 1.0) == pytest.approx(0.0)
+    assert mr.update_risk(0.1, -1.0, 0.5) == pytest.approx(0.1)
+
+
+def test_age_evidence_decays_geometrically_and_adds_purchases():
+    keep = 0.5 ** (1 / 26)
+    e = np.array([100.0])
+    for _ in range(26):
+        e = mr.age_evidence(e, 0.0, keep)
+    assert e[0] == pytest.approx(50.0)
+    assert mr.age_evidence(10.0, 5.0, 0.9) == pytest.approx(14.0)
 
 
 def test_perceived_detection_scales_and_caps():
@@ -234,22 +264,39 @@ def test_expected_weekly_profit_hand_values():
 
 
 def test_penalty_hazard_hand_values():
-    got = mr.penalty_hazard(np.array([[0.1, 0.5], [0.4, 0.9]]), np.array([0.5, 2.0]))
+    got = mr.penalty_hazard(np.array([[0.1, 0.5], [0.4, 0.9]]), np.array([0.5, 2.0])[:, None])
     assert_allclose(got, [[0.05, 0.25], [0.8, 1.0]])
 
 
 def test_penalty_loss_hand_values():
-    # positional: profit, expected weekly sales held, stores, S, held weeks, onboarding
+    # positional: profit, expected weekly payout, stores, S, held weeks, forfeited share,
+    # onboarding
     got = mr.penalty_loss(
         np.array([[100.0, -50.0]]),
         np.array([[1000.0, 400.0]]),
         np.array([[2, 1]]),
         26.0,
         np.array([2.0, 1.0]),
+        np.array([0.5, 0.0]),
         np.array([6000.0, 3000.0]),
     )
-    # 26 * 100 + 2 * 1000 + 6000 * 2; a loss-making channel loses no profit
-    assert_allclose(got, [[16600.0, 3400.0]])
+    # 26 * 100 + 0.5 * 2 * 1000 + 6000 * 2; a loss-making channel loses no profit, and a
+    # hold that is always released costs nothing
+    assert_allclose(got, [[15600.0, 3000.0]])
+
+
+def test_expected_payout_is_sales_minus_platform_charges():
+    got = mr.expected_payout(
+        np.array([[1000.0, 500.0]]),
+        np.array([[20.0]]),
+        np.array([[2, 1]]),
+        np.array([0.15, 0.0]),
+        np.array([0.2, 0.1]),
+        np.array([0.0, 0.5]),
+        np.array([10.0, 0.0]),
+    )
+    # 1000 - (150 + 200 + 0 + 2 * 10); 500 - (0 + 50 + 0.5 * 25 + 0)
+    assert_allclose(got, [[630.0, 437.5]])
 
 
 def test_risk_adjusted_value_hand_values():
@@ -260,12 +307,13 @@ def test_risk_adjusted_value_hand_values():
 
 
 def test_insurance_value_hand_values():
+    at_risk = mr.expected_enforcement_loss(
+        np.array([[0.01, 0.02, 0.5], [0.01, 0.02, 0.5]]),
+        np.array([[1000.0, 2000.0, 100.0], [1000.0, 2000.0, 100.0]]),
+        np.array([[True, False, False], [False, False, False]]),
+    )
     got = mr.insurance_value(
-        profit=np.array([[100.0, 300.0, -20.0], [100.0, 300.0, -20.0]]),
-        hazard=np.array([[0.01, 0.02, 0.5], [0.01, 0.02, 0.5]]),
-        loss=np.array([[1000.0, 2000.0, 100.0], [1000.0, 2000.0, 100.0]]),
-        listed=np.array([[True, False, False], [False, False, False]]),
-        aversion=2.0,
+        np.array([[100.0, 300.0, -20.0], [100.0, 300.0, -20.0]]), at_risk[:, None], 2.0
     )
     # row 0 is exposed 0.01 * 1000 = 10 a week on its one channel; row 1 has nothing to insure
     assert_allclose(got, [[20.0, 20.0, 0.0], [0.0, 0.0, 0.0]])
@@ -276,7 +324,7 @@ def test_join_value_hand_values():
         value=np.array([[10.0, -5.0]]),
         insurance=np.array([[2.0, 3.0]]),
         horizon_weeks=52.0,
-        willingness=np.array([1.5]),
+        willingness=np.array([1.5])[:, None],
         one_off_cost=np.array([[6000.0, 3000.0]]),
         one_off_gain=np.array([[0.0, 500.0]]),
     )
@@ -289,8 +337,14 @@ def test_join_value_hand_values():
 N_KNOWN = len(KNOWN_PLATFORMS)
 
 
-def _draw(oc: OriginConfig, n: int = 20001, seed: int = 11):
-    return mr.draw_attributes(oc, n, np.random.default_rng(seed), N_KNOWN)
+def _draw(oc: OriginConfig, n: int = 20001, seed: int = 11, initial: bool = False):
+    design = Design.solve(n * 100.0, n, oc.size_pareto_alpha, oc.size_max, 0.05)
+    return mr.draw_attributes(oc, n, np.random.default_rng(seed), N_KNOWN, design, initial)
+
+
+def _real_mean(a: dict, key: str) -> float:
+    """Mean over the real firms the model firms stand for (weights)."""
+    return float((a["weight"] * a[key]).sum() / a["weight"].sum())
 
 
 def test_draw_attributes_ranges_and_shapes():
@@ -299,25 +353,30 @@ def test_draw_attributes_ranges_and_shapes():
     n = 20001
     assert set(a) == {
         "size",
+        "weight",
         "quality",
         "price",
         "propensity",
         "extra_stores",
-        "member",
+        "u_member",
         "u_listing",
     }
     assert all(v.shape[0] == n for v in a.values())
     assert a["u_listing"].shape == (n, N_KNOWN)
-    # Pareto with median 1: x_m = 2^(-1/alpha) is the smallest possible size
-    assert np.median(a["size"]) == pytest.approx(1.0, rel=0.03)
+    # Pareto with median 1 (over real firms), bounded by size_max
+    order = np.argsort(a["size"])
+    cum = np.cumsum(a["weight"][order]) / a["weight"].sum()
+    assert a["size"][order][np.searchsorted(cum, 0.5)] == pytest.approx(1.0, rel=0.03)
     assert a["size"].min() >= 2.0 ** (-1.0 / oc.size_pareto_alpha)
+    assert a["size"].max() <= oc.size_max
     assert ((a["quality"] >= 1.0) & (a["quality"] <= 5.0)).all()
     assert ((a["propensity"] >= 0.0) & (a["propensity"] <= 1.0)).all()
     assert a["propensity"].mean() == pytest.approx(oc.grey_propensity_mean, abs=0.01)
     assert a["price"].mean() == pytest.approx(oc.price_mean_usd, rel=0.02)
-    assert a["member"].mean() == pytest.approx(oc.association_member_share, abs=0.01)
     assert a["extra_stores"].dtype == np.int16
     assert (a["extra_stores"] >= 0).all()
+    # entrants are a Poisson sample: weights average N / n
+    assert a["weight"].mean() == pytest.approx(100.0, rel=0.05)
 
 
 def test_draw_attributes_quality_is_clipped_to_stars():
@@ -349,13 +408,16 @@ def test_draw_attributes_common_random_numbers_across_parameters():
     hi = _draw(OriginConfig(size_pareto_alpha=2.0, grey_propensity_mean=0.6), n=2000)
     assert_array_equal(np.argsort(lo["size"]), np.argsort(hi["size"]))
     assert_array_equal(lo["quality"], hi["quality"])
-    assert_array_equal(lo["member"], hi["member"])
+    assert_array_equal(lo["u_member"], hi["u_member"])
     assert_array_equal(lo["u_listing"], hi["u_listing"])
     assert (hi["propensity"] >= lo["propensity"]).all()
 
 
-def test_expected_size_matches_pareto_mean():
+def test_expected_size_matches_the_truncated_pareto_mean():
     alpha = 2.5
-    a = _draw(OriginConfig(size_pareto_alpha=alpha), n=200_001)
-    assert mr.expected_size(alpha) == pytest.approx(alpha * 2 ** (-1 / alpha) / (alpha - 1))
-    assert a["size"].mean() == pytest.approx(mr.expected_size(alpha), rel=0.02)
+    assert expected_size(alpha) == pytest.approx(alpha * 2 ** (-1 / alpha) / (alpha - 1))
+    assert expected_size(alpha, 1e12) == pytest.approx(expected_size(alpha), rel=1e-9)
+    oc = OriginConfig(size_pareto_alpha=1.16, size_max=4000.0)
+    for initial in (True, False):  # stratified sample and Poisson sample
+        a = _draw(oc, n=200_001, initial=initial)
+        assert _real_mean(a, "size") == pytest.approx(expected_size(1.16, 4000.0), rel=0.03)

@@ -65,8 +65,9 @@ def check_tables(ts: pd.DataFrame, fl: pd.DataFrame, n_platforms: int) -> None:
         "new_bans",
     ]
     assert (ts[counts] >= 0).all().all()
-    assert (ts["grey_stores"] <= ts["active_stores"]).all()
-    assert (ts["listed_merchants"] <= ts["alive_merchants"]).all()
+    # weighted counts (model-firm equivalents), summed in different orders: allow rounding
+    assert (ts["grey_stores"] <= ts["active_stores"] * (1 + 1e-12)).all()
+    assert (ts["listed_merchants"] <= ts["alive_merchants"] * (1 + 1e-12)).all()
     assert len(ts) == ts["step"].nunique() * n_platforms * 2
     # consumer shares of the platforms sum to one in a week when any platform is open
     week = ts[ts.origin == "CN"].groupby("step")["consumer_share"].sum()
@@ -227,16 +228,17 @@ def test_flows_agree_with_event_counts():
     res = run(compose("merchants.count=300", "time.spinup_weeks=8", "time.end_date=2021-12-27"))
     ts, fl = res.timeseries, res.flows
     # every entrant joins exactly one platform, and shows up once as a flow from "none"
+    # (both in model-firm equivalents: each firm weighs omega_f)
     entry = fl[fl.cause == "entry"]
-    assert entry["merchants"].sum() == ts["entries"].sum() > 0
-    assert (entry["merchants"] == entry["merchants"].round()).all()
+    assert ts["entries"].sum() > 0
+    assert entry["merchants"].sum() == pytest.approx(ts["entries"].sum(), rel=1e-12)
     # platforms lost to bans are platforms that banned stores that week
     bans = fl[fl.cause.isin(["ban", "related_account"])]
     banned = ts.groupby(["step", "platform"])["new_bans"].sum()
     lost = bans.groupby(["step", "from_platform"])["merchants"].sum()
     assert len(lost) > 0
     for (step, platform), n in lost.items():
-        assert banned[(step, platform)] >= 1, (step, platform, n)
+        assert banned[(step, platform)] > 0, (step, platform, n)
 
 
 def _models_alive() -> int:

@@ -185,7 +185,11 @@ def test_model_books_each_platforms_demand_on_its_active_stores(small_cfg):
         st = m.stores
         live = np.isin(st.status[: st.n], (ACTIVE, WARNED))
         assert (st.gmv[: st.n][~live] == 0).all()
-        booked = np.bincount(st.platform[: st.n][live], weights=st.gmv[: st.n][live], minlength=m.P)
+        # each store's sales are those of one real firm; its model firm stands for omega_f
+        omega = m.firms.weight[st.firm[: st.n][live]]
+        booked = np.bincount(
+            st.platform[: st.n][live], weights=omega * st.gmv[: st.n][live], minlength=m.P
+        )
         demand = np.array([p.demand for p in m.platform_agents])
         has_weight = m.platform_weight_total > 0
         assert_allclose(booked[has_weight], demand[has_weight], rtol=1e-9)

@@ -49,7 +49,6 @@ def test_targets_file_covers_the_issue_patterns():
         "ebay_seller_share_change",
     } <= ids
     assert sum(t.use == "holdout" for t in ts.targets) >= 2
-    assert ts.reference_merchants == compose().merchants.count
     for t in ts.targets:
         lo, hi = t.accepted
         assert lo <= hi and t.source and t.unit
@@ -109,14 +108,14 @@ def test_validation_table_from_synthetic_values():
 def test_bad_targets_file_is_one_clear_error(tmp_path):
     bad = tmp_path / "t.yaml"
     bad.write_text(
-        "reference_merchants: 5000\ntargets:\n"
+        "targets:\n"
         "  - {id: a, pattern: P1, description: d, source: s, quantity: 'summary:x', unit: u,"
         " use: fit, observed: 1, observed_range: [0, 2], tolerance: {kind: absolute, value: 0}}\n"
     )
     with pytest.raises(ConfigError, match="at least two targets out of the fit"):
         load_targets(bad)
     bad.write_text(
-        "reference_merchants: 5000\ntargets:\n"
+        "targets:\n"
         "  - {id: a, pattern: P1, description: d, source: s, quantity: 'measure:nope', unit: u,"
         " use: fit, observed: 1, observed_range: [0, 2], tolerance: {kind: absolute, value: 0}}\n"
     )
@@ -130,7 +129,18 @@ def test_top_k_share_is_exact_on_a_hand_built_population():
     assert measures.top_k_share(v, 150, 100) == pytest.approx(0.6)  # 1.5 model firms
     assert measures.top_k_share(v, 1e6, 100) == pytest.approx(1.0)
     assert math.isnan(measures.top_k_share(np.zeros(3), 1, 1))
-    assert measures.real_factor(100, 500, 5000) == pytest.approx(1000.0)
+    # unequal weights: the top seller is one real firm, the others stand for 10 each
+    w = np.array([10.0, 1.0, 10.0, 10.0])  # values per real firm: 1, 5, 2, 2; total 55
+    assert measures.top_k_share(v, 1, w) == pytest.approx(5 / 55)
+    assert measures.top_k_share(v, 6, w) == pytest.approx((5 + 5 * 2) / 55)
+    assert measures.top_k_share(v, 21, w) == pytest.approx(45 / 55)
+
+
+def test_an_old_targets_file_with_reference_merchants_is_refused(tmp_path):
+    bad = tmp_path / "t.yaml"
+    bad.write_text("reference_merchants: 5000\ntargets: []\n")
+    with pytest.raises(ConfigError, match="real_firms"):
+        load_targets(bad)
 
 
 def test_campaign_effect_follows_the_rules_closed_form():

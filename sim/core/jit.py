@@ -21,8 +21,15 @@ KERNEL_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "boundsc
 
 
 def rule(fn):
-    """Compile a scalar rule as a ufunc usable from numpy and from kernels."""
-    return vectorize(cache=True)(fn)
+    """Compile a scalar rule as a ufunc usable from numpy and from kernels.
+
+    The ufunc keeps the Python function as ``.py_func`` (the same source,
+    interpreted): per-agent code that calls a rule on single numbers uses it,
+    since a ufunc call on scalars costs microseconds of dispatch.
+    """
+    compiled = vectorize(cache=True)(fn)
+    compiled.py_func = fn
+    return compiled
 
 
 def kernel(fn):

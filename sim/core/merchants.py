@@ -408,8 +408,8 @@ def insurance_value(profit: np.ndarray, exposure_loss: np.ndarray, aversion: flo
 
 
 def expected_enforcement_loss(hazard: np.ndarray, loss: np.ndarray, listed: np.ndarray):
-    """``X_f = sum_{p listed} h_fp K_fp`` per firm (firms x platforms in, firms out)."""
-    return np.where(listed, hazard * loss, 0.0).sum(axis=1)
+    """``X_f = sum_{p listed} h_fp K_fp`` per firm (sums over the last axis, platforms)."""
+    return np.where(listed, hazard * loss, 0.0).sum(axis=-1)
 
 
 def join_value(

@@ -76,8 +76,13 @@ class Recorder:
 
 
 def grey_share(grey: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """Share of active stores that bought fake reviews this week (0 where none active)."""
-    return np.divide(grey, active, out=np.zeros_like(grey, dtype=np.float64), where=active > 0)
+    """Share of active stores that bought fake reviews this week (0 where none active).
+
+    Both are sums of firm weights taken in different orders, so the ratio is
+    clipped to 1 against rounding.
+    """
+    share = np.divide(grey, active, out=np.zeros_like(grey, dtype=np.float64), where=active > 0)
+    return np.minimum(share, 1.0)
 
 
 def weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:

@@ -246,6 +246,8 @@ class MarketModel(mesa.Model):
         self.firms.risk[:, : self.firms.n] = b.initial_perceived_risk
         f = self.firms
         alive = np.arange(f.n)
+        # association members in real firms (target: 2,600+ in Shenzhen, SCMP 2021)
+        self.members_real_start = float(f.weight[alive][f.member[alive]].sum() * self.scale)
         self.ledger_start = {
             "cash": np.bincount(
                 f.origin[alive], weights=f.weight[alive] * f.cash[alive], minlength=2

@@ -179,8 +179,9 @@ class Design:
     # ------------------------------------------------------------- samples
 
     def stratified(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The initial population: firm ``i`` at ``G^-1(i + u_i)``, weight ``N (G^-1(i+1) - G^-1(i))``.
+        """The initial population, stratified: firm ``i`` at ``G^-1(i + u_i)``.
 
+        Its weight is ``N (G^-1(i+1) - G^-1(i))``, the real firms of its stratum.
         Returns upper-tail probabilities ``v`` and weights ``w`` (real firms).
         """
         n = u.shape[0]

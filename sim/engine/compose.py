@@ -101,6 +101,11 @@ def _friendly(exc: BaseException, sweep: bool = False) -> ConfigError:
         allowed = allowed_sweep_keys(parent) if sweep else allowed_keys(parent)
         where = f"under {parent}" if parent else "at the top level"
         hint = f"; allowed keys {where}: {', '.join(allowed)}" if allowed else ""
+        if key == "merchants.scale":
+            hint = (
+                "; the real firms per model firm are derived (merchants.real_firms / "
+                "merchants.count): set merchants.real_firms instead" + hint
+            )
         return ConfigError(f"{key}: unknown key{hint}")
     m = re.search(r"override '?\+?platforms\.(\w+)", full)
     if m and (m.group(1) not in KNOWN or "not in struct" in full):

@@ -188,6 +188,7 @@ def summarize(model: MarketModel, ts: pd.DataFrame, fl: pd.DataFrame, wall: floa
             "enforcement_cost_usd",
         ]
     ].sum()
+    out["association_members_real_start"] = float(model.members_real_start)
     out["stores_banned"] = float(tot["new_bans"].sum())
     out["stores_banned_real"] = float(tot["new_bans"].sum() * scale)
     out["stores_suspended"] = float(tot["new_suspensions"].sum())
@@ -196,11 +197,13 @@ def summarize(model: MarketModel, ts: pd.DataFrame, fl: pd.DataFrame, wall: floa
     )
     out["frozen_funds_usd_real"] = float(tot["frozen_new_usd"].sum() * scale)
     out["forfeited_funds_usd_real"] = float(tot["forfeited_usd"].sum() * scale)
-    if amazon and len(fl):
-        lost = fl[(fl["from_platform"] == "amazon") & fl["cause"].isin(["ban", "related_account"])]
-        out["firms_lost_amazon_to_bans"] = float(lost["merchants"].sum())
+    if amazon:
+        # firms whose last Amazon store was banned, counted as the ban happens (also when
+        # the firm opens a new account the same week, which leaves no flow)
+        lost = ts[ts["platform"] == "amazon"]
+        out["firms_lost_amazon_to_bans"] = float(lost["firms_lost_to_bans"].sum())
         out["cn_firms_lost_amazon_to_bans"] = float(
-            lost.loc[lost["origin"] == "CN", "merchants"].sum()
+            lost.loc[lost["origin"] == "CN", "firms_lost_to_bans"].sum()
         )
     for p, row in tot.iterrows():
         out[f"fee_revenue_usd_real_{p}"] = float(row["fee_revenue"] * scale)

@@ -90,7 +90,7 @@ def point_distances(targets: TargetSet, values: pd.DataFrame, by: str = "point_i
     targets with ``use: fit`` enter the distance and the columns.
     """
     fit = [t for t in targets.targets if t.use == "fit"]
-    fit_set = TargetSet(targets.reference_merchants, fit)
+    fit_set = TargetSet(fit)
     rows = []
     for key, grp in values.groupby(by, sort=True):
         table = validation_table(fit_set, grp)

@@ -10,15 +10,15 @@ Two kinds, both named in ``targets.yaml``:
   ``summary`` (:data:`MEASURES`), computed when the report is made, so a target
   can be added or changed without rerunning the model.
 
-Unit conversion. Counts of real firms and stores are model counts times
-``real_factor = merchants.scale * reference_merchants / merchants.count``: the
-default preset's 5,000 model firms x 100 stand for 500,000 real firms, and a
-smaller test population is read as the same real market.
+Unit conversion. Counts in the outputs are model-firm equivalents (each model
+firm weighs ``omega_f``, the real firms it stands for over ``merchants.scale``);
+real firms and stores are those counts times ``merchants.scale`` (the
+summary's ``scale_real_firms_per_model_firm``, ``real_firms / count``). The
+real market (``merchants.real_firms``) does not depend on ``merchants.count``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,42 +48,43 @@ class RunTables:
     real_factor: float
 
 
-def real_factor(scale: float, merchants: int, reference_merchants: int) -> float:
-    """Real firms (or stores) per model firm (store): ``scale * reference / merchants``."""
-    return float(scale) * float(reference_merchants) / max(int(merchants), 1)
-
-
 # ------------------------------------------------------------ instance measures
 
 
-def top_k_share(values: np.ndarray, k: float, weight: float) -> float:
-    """Share of the total held by the top ``k`` real units, each model unit = ``weight`` real.
+def top_k_share(values: np.ndarray, k: float, weights: np.ndarray | float) -> float:
+    """Share of the total held by the top ``k`` real firms.
 
-    Model units are sorted by value, largest first; each stands for ``weight``
-    equal real units, so the top ``k`` real units are the top ``k / weight``
-    model units, the last one counted fractionally (linear interpolation of
-    the Lorenz curve). Returns NaN when the total is 0.
+    ``values[i]`` is the value of one real firm of model firm ``i`` and
+    ``weights[i]`` the real firms it stands for (a scalar: all equal). Firms
+    are sorted by value, largest first, and counted in real firms until ``k``;
+    the last model firm counts fractionally. Returns NaN when the total is 0.
     """
-    v = np.sort(np.asarray(values, dtype=np.float64))[::-1]
-    total = float(v.sum())
-    if total <= 0.0 or weight <= 0.0:
-        return float("nan")
-    m = k / weight
-    whole = int(min(math.floor(m), v.size))
-    share = float(v[:whole].sum())
+    v = np.asarray(values, dtype=np.float64)
+    w = np.broadcast_to(np.asarray(weights, dtype=np.float64), v.shape)
+    order = np.argsort(-v, kind="stable")
+    v, w = v[order], w[order]
+    total = float((v * w).sum())
+    if total <= 0.0 or k <= 0:
+        return float("nan") if total <= 0.0 else 0.0
+    cum = np.cumsum(w)
+    whole = int(np.searchsorted(cum, k, side="right"))
+    share = float((v[:whole] * w[:whole]).sum())
     if whole < v.size:
-        share += (m - whole) * float(v[whole])
+        share += (k - (float(cum[whole - 1]) if whole else 0.0)) * float(v[whole])
     return min(1.0, share / total)
 
 
-def platform_firm_gmv(model, platform: str) -> np.ndarray:
-    """This week's GMV of each firm on ``platform`` (firms with a selling store there)."""
+def platform_firm_gmv(model, platform: str) -> tuple[np.ndarray, np.ndarray]:
+    """This week's GMV of one real firm of each model firm selling on ``platform``, and
+    the real firms each model firm stands for."""
     st = model.stores
     n = st.n
     p = model.platform_names.index(platform)
     sel = (st.platform[:n] == p) & np.isin(st.status[:n], (1, 2))
     gmv = np.bincount(st.firm[:n][sel], weights=st.gmv[:n][sel], minlength=model.firms.n)
-    return gmv[gmv > 0]
+    on = gmv > 0
+    real = model.firms.weight[: model.firms.n] * model.scale
+    return gmv[on], real[on]
 
 
 def campaign_effect(cfg) -> dict[str, float]:
@@ -143,15 +144,14 @@ def campaign_effect(cfg) -> dict[str, float]:
     }
 
 
-def instance_measures(model, reference_merchants: int, tops=(1000, 10000)) -> dict[str, float]:
+def instance_measures(model, tops=(1000, 10000)) -> dict[str, float]:
     """Measures taken on the live model at end-2021 (call it after that week's step)."""
     cfg = model.cfg
     out: dict[str, float] = {}
     if "amazon" in model.platform_names:
-        gmv = platform_firm_gmv(model, "amazon")
-        w = real_factor(cfg.merchants.scale, cfg.merchants.count, reference_merchants)
+        gmv, real = platform_firm_gmv(model, "amazon")
         for k in tops:
-            out[f"amazon_top_{k}_gmv_share_end_2021"] = top_k_share(gmv, k, w)
+            out[f"amazon_top_{k}_gmv_share_end_2021"] = top_k_share(gmv, k, real)
     out.update(campaign_effect(cfg))
     return out
 
@@ -197,19 +197,17 @@ def stores_closed_real(
 def firms_banned_off_real(
     run: RunTables, platform: str, origin: str, since: str, until: str | None = None
 ) -> float:
-    """Real firms of ``origin`` that lost ``platform`` entirely to a ban in a window."""
+    """Real firms of ``origin`` that lost ``platform`` entirely to a ban in a window.
+
+    Counted when the ban leaves the firm no live store there (``firms_lost_to_bans``),
+    whether or not it opens a new account the same week.
+    """
     if not _covers(run, until):
         return float("nan")
-    fl = run.flows
-    if fl.empty:
-        return 0.0
-    fl = fl[
-        (fl["from_platform"] == platform)
-        & (fl["origin"] == origin)
-        & fl["cause"].isin(["ban", "related_account"])
-    ]
-    fl = _window(fl, run, since, until)
-    return float(fl["merchants"].sum()) * run.real_factor
+    ts = run.timeseries
+    ts = ts[(ts["platform"] == platform) & (ts["origin"] == origin)]
+    ts = _window(ts, run, since, until)
+    return float(ts["firms_lost_to_bans"].sum()) * run.real_factor
 
 
 def stores_per_firm_banned(

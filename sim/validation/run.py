@@ -16,14 +16,10 @@ from typing import Any
 from sim.engine.sweep import RunSpec, simulate_with
 
 from .measures import instance_measures
-from .targets import load_targets
 
 MEASURE_DATE = "2021-12-31"
 
 
 def simulate(spec: RunSpec) -> dict[str, Any]:
     """Run one spec; return its tables and summary with ``validation`` measures."""
-    reference = load_targets().reference_merchants
-    return simulate_with(
-        spec, lambda model: instance_measures(model, reference), MEASURE_DATE, "validation"
-    )
+    return simulate_with(spec, instance_measures, MEASURE_DATE, "validation")

@@ -117,9 +117,8 @@ class Target:
 
 @dataclass
 class TargetSet:
-    """All targets of a file and the real-world population they refer to."""
+    """All targets of a file."""
 
-    reference_merchants: int
     targets: list[Target]
 
     def by_id(self, target_id: str) -> Target:
@@ -147,9 +146,11 @@ def load_targets(path: str | Path | None = None) -> TargetSet:
     """
     path = Path(path) if path is not None else TARGETS_FILE
     doc = yaml.safe_load(path.read_text())
-    ref = doc.get("reference_merchants")
-    if not isinstance(ref, int) or ref < 1:
-        raise ConfigError(f"{path.name}: reference_merchants must be a positive integer")
+    if "reference_merchants" in doc:
+        raise ConfigError(
+            f"{path.name}: reference_merchants is no longer used: the real market is "
+            "merchants.real_firms, whatever merchants.count"
+        )
     out, seen = [], set()
     for i, t in enumerate(doc.get("targets") or []):
         where = f"{path.name}: targets[{i}]"
@@ -202,7 +203,7 @@ def load_targets(path: str | Path | None = None) -> TargetSet:
         )
     if sum(t.use == "holdout" for t in out) < 2:
         raise ConfigError(f"{path.name}: keep at least two targets out of the fit (use: holdout)")
-    return TargetSet(ref, out)
+    return TargetSet(out)
 
 
 # ------------------------------------------------------------------ evaluation
@@ -219,8 +220,6 @@ def measure_runs(
     ``summary``, ``timeseries`` and ``flows`` are the loaders' frames
     (:mod:`sim.analysis.load`); columns of the result are the target ids.
     """
-    from .measures import real_factor
-
     ts_by = dict(tuple(timeseries.groupby("run_id"))) if len(timeseries) else {}
     fl_by = dict(tuple(flows.groupby("run_id"))) if len(flows) else {}
     empty_fl = pd.DataFrame(columns=["date", "origin", "from_platform", "cause", "merchants"])
@@ -231,11 +230,7 @@ def measure_runs(
             summary=rec,
             timeseries=ts_by.get(rid, timeseries.iloc[0:0]),
             flows=fl_by.get(rid, empty_fl),
-            real_factor=real_factor(
-                rec["scale_real_firms_per_model_firm"],
-                rec["initial_merchants"],
-                targets.reference_merchants,
-            ),
+            real_factor=float(rec["scale_real_firms_per_model_firm"]),
         )
         row = {"run_id": rid, "replicate": rec.get("replicate")}
         for t in targets.targets:
