@@ -41,7 +41,7 @@ from sim.core import population as pop
 from sim.core.calendar import Calendar, days_to_weeks
 from sim.core.config import KNOWN_PLATFORMS, ORIGINS, EnforcementConfig, SimConfig, validate
 from sim.core.merchants import best_only
-from sim.core.model import _split_count, weighted_quantile
+from sim.core.model import _split_count
 from sim.core.platforms import Platform, split_demand
 from sim.core.state import ACTIVE, BANNED, CLOSED, SUSPENDED, WARNED
 from sim.core.streams import make_streams
@@ -613,7 +613,7 @@ class ReferenceModel(mesa.Model):
                         RefStore(self, f, int(p), -1)
             sizes.append(attrs["size"])
             weights.append(attrs["weight"])
-        self.subsidy_min_size = weighted_quantile(
+        self.subsidy_min_size = pop.weighted_quantile(
             np.concatenate(sizes), np.concatenate(weights), inc.own_store_subsidy_min_size_quantile
         )
         self.wired: set[RefMerchant] = set()
@@ -748,13 +748,11 @@ class ReferenceModel(mesa.Model):
     def demand(self) -> None:
         cfg, b = self.cfg, self.cfg.behaviour
         weights = np.array([p.weight for p in self.platform_agents])
-        total = (
-            self.n0
-            * cfg.demand.gmv_per_firm_per_week_usd
-            * (1.0 + cfg.demand.growth_per_year) ** self.calendar.years_since_start(self.t)
+        growth = dr.demand_growth(
+            cfg.demand.growth_per_year, self.calendar.years_since_start(self.t)
         )
-        sd = cfg.demand.noise_sd
-        noise = np.exp(sd * self.rng_demand.standard_normal(self.P) - sd * sd / 2.0)
+        total = dr.total_demand(self.n0, cfg.demand.gmv_per_firm_per_week_usd, growth)
+        noise = dr.demand_noise(self.rng_demand.standard_normal(self.P), cfg.demand.noise_sd)
         d = split_demand(total, weights, noise)
         self.platform_demand = d
         for p in self.platform_agents:
@@ -814,7 +812,9 @@ class ReferenceModel(mesa.Model):
             broke = f.cash < -cfg.merchants.bankruptcy_cash_weeks * f.running_cost
             if self.rng_entry.random() < cfg.merchants.exit_hazard_per_week or broke:
                 f.exit()
-        growth = (1.0 + cfg.demand.growth_per_year) ** self.calendar.years_since_start(self.t)
+        growth = dr.demand_growth(
+            cfg.demand.growth_per_year, self.calendar.years_since_start(self.t)
+        )
         for o, name in enumerate(ORIGINS):
             oc = cfg.merchants.origins[name]
             k = int(self.rng_entry.poisson(oc.entry_rate_per_week * self.n0_by_origin[o] * growth))

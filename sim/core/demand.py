@@ -16,6 +16,26 @@ from .jit import rule
 RATING_SHIFT = 5.0
 
 
+def demand_growth(growth_per_year: float, years: float) -> float:
+    """Growth factor of cross-border demand since ``start_date``: ``(1 + g_D)^years``."""
+    return (1.0 + growth_per_year) ** years
+
+
+def total_demand(firms: int, gmv_per_firm_week: float, growth: float) -> float:
+    """Total weekly demand in model units (USD / scale): ``D_t = N0 d (1 + g_D)^years``.
+
+    ``N0 = merchants.count`` model firms of ``d`` USD each: ``real_firms * d``
+    real USD divided by ``merchants.scale``, so per-real-firm sales do not
+    depend on the resolution.
+    """
+    return firms * gmv_per_firm_week * growth
+
+
+def demand_noise(z: np.ndarray, sd: float) -> np.ndarray:
+    """Mean-one log-normal weekly noise per platform: ``eps_p = exp(sigma z_p - sigma^2/2)``."""
+    return np.exp(sd * z - sd * sd / 2.0)
+
+
 @rule
 def store_count_factor(n_stores, store_exponent):
     """``n^(theta - 1)`` for a firm with ``n`` active stores on the platform (0 counts as 1)."""

@@ -238,7 +238,7 @@ class MarketModel(mesa.Model):
                 )
             sizes.append(attrs["size"])
             weights.append(attrs["weight"])
-        self.subsidy_min_size = weighted_quantile(
+        self.subsidy_min_size = pop.weighted_quantile(
             np.concatenate(sizes) if sizes else np.zeros(0),
             np.concatenate(weights) if weights else np.zeros(0),
             cfg.incentives.own_store_subsidy_min_size_quantile,
@@ -664,13 +664,13 @@ class MarketModel(mesa.Model):
         st, f = self.stores, self.firms
         n = st.n
         weights = np.array([p.weight for p in self.platform_agents])
-        total = (
-            self.n0
-            * cfg.demand.gmv_per_firm_per_week_usd
-            * (1.0 + cfg.demand.growth_per_year) ** self.calendar.years_since_start(self.t)
+        growth = demand_rules.demand_growth(
+            cfg.demand.growth_per_year, self.calendar.years_since_start(self.t)
         )
-        sd = cfg.demand.noise_sd
-        noise = np.exp(sd * self.rng_demand.standard_normal(self.P) - sd * sd / 2.0)
+        total = demand_rules.total_demand(self.n0, cfg.demand.gmv_per_firm_per_week_usd, growth)
+        noise = demand_rules.demand_noise(
+            self.rng_demand.standard_normal(self.P), cfg.demand.noise_sd
+        )
         d = split_demand(total, weights, noise)
         self.consumer_share = weights / weights.sum() if weights.sum() > 0 else np.zeros(self.P)
         for p in self.platform_agents:
@@ -1114,7 +1114,9 @@ class MarketModel(mesa.Model):
         self._exit(leaving)
         # entrants: a Poisson sample of the origin's design (expected real entrants
         # entry_rate x real firms x demand growth); candidates that join nothing never enter
-        growth = (1.0 + cfg.demand.growth_per_year) ** self.calendar.years_since_start(self.t)
+        growth = demand_rules.demand_growth(
+            cfg.demand.growth_per_year, self.calendar.years_since_start(self.t)
+        )
         for o, name in enumerate(ORIGINS):
             oc = cfg.merchants.origins[name]
             k = int(self.rng_entry.poisson(oc.entry_rate_per_week * self.n0_by_origin[o] * growth))
@@ -1323,17 +1325,6 @@ class MarketModel(mesa.Model):
             "spinup_steps": int(min(self.spinup, self.t + 1)),
             "recorded_steps": int(max(self.t + 1 - self.spinup, 0)),
         }
-
-
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """The ``q``-quantile of ``values`` with ``weights`` (real firms): the smallest value
-    whose cumulative weight reaches ``q`` of the total; ``inf`` for no values."""
-    if values.size == 0 or weights.sum() <= 0:
-        return math.inf
-    order = np.argsort(values, kind="stable")
-    cum = np.cumsum(weights[order])
-    k = int(np.searchsorted(cum, q * cum[-1], side="left"))
-    return float(values[order][min(k, values.size - 1)])
 
 
 def _split_count(total: int, shares: list[float]) -> list[int]:

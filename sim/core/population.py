@@ -223,3 +223,14 @@ def member_probability(size: np.ndarray, coefficient: float) -> np.ndarray:
     if math.isinf(coefficient):
         return np.ones_like(size)
     return np.minimum(1.0, coefficient * size)
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The ``q``-quantile of ``values`` with ``weights`` (real firms): the smallest value
+    whose cumulative weight reaches ``q`` of the total; ``inf`` for no values."""
+    if values.size == 0 or weights.sum() <= 0:
+        return math.inf
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weights[order])
+    k = int(np.searchsorted(cum, q * cum[-1], side="left"))
+    return float(values[order][min(k, values.size - 1)])

@@ -1,0 +1,239 @@
+"""Scale invariance of the population design: do results depend on ``merchants.count``?
+
+A model firm stands for a weighted number of real firms (ODD 5, population
+design), so the headline outcomes in real units must not depend on how many
+model firms represent the market beyond sampling noise. This script runs the
+default scenario at several resolutions, ``--replications`` each, and for
+every headline outcome compares each size with the largest by Welch's t-test:
+
+- CN share of Amazon's sellers before the crackdown, at end-2021 and end-2023;
+- multi-homing of CN firms at end-2023; Amazon's grey share at end-2021;
+- stores banned (real units);
+- the top 1,000 and top 10,000 real sellers' share of Amazon's GMV at end-2021.
+
+The tolerance: two sizes agree when the difference of their means lies within
+the 95% interval of that difference, ``|m_a - m_b| <= t_{0.975, df} se``
+(Welch), with a Bonferroni correction over the outcomes x sizes compared (so a
+family-wise 5%). It also reports, per size, the largest share of a platform's
+weekly GMV held by one model firm (and by one super-individual, weight > 1
+real firm) and the largest weekly join flow onto a platform as a share of the
+alive firms.
+
+    .venv/bin/python -m benchmarks.scale_invariance                  # 2k, 5k, 20k x 10
+    .venv/bin/python -m benchmarks.scale_invariance --sizes 2000 5000 --replications 6
+
+Writes JSON (``--out``) and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+OUTCOMES = {
+    "cn_share_of_amazon_sellers_before_crackdown": "CN share of Amazon sellers, before",
+    "cn_share_of_amazon_sellers_end_2021": "CN share of Amazon sellers, end-2021",
+    "cn_share_of_amazon_sellers_end_2023": "CN share of Amazon sellers, end-2023",
+    "multihoming_share_CN_end_2023": "CN multi-homing share, end-2023",
+    "grey_share_amazon_end_2021": "Amazon grey share, end-2021",
+    "stores_banned_real": "stores banned (real)",
+    "amazon_top_1000_gmv_share_end_2021": "top 1,000 sellers' share of Amazon GMV",
+    "amazon_top_10000_gmv_share_end_2021": "top 10,000 sellers' share of Amazon GMV",
+}
+
+
+def one_run(args: tuple[int, int, tuple[str, ...]]) -> dict:
+    """One run at ``count`` model firms, replicate ``rep``: outcomes and diagnostics."""
+    count, rep, extra = args
+    from sim import compose_config
+    from sim.core.model import MarketModel, release_model
+    from sim.engine.runner import flows_frame, summarize, timeseries_frame
+    from sim.validation.measures import instance_measures
+
+    cfg = compose_config([f"merchants.count={count}", f"replicate={rep}", *extra])
+    t0 = time.perf_counter()
+    m = MarketModel(cfg)
+    end21 = m.calendar.last_step_on_or_before("2021-12-31")
+    P = m.P
+    top_any = np.zeros(P)
+    top_super = np.zeros(P)
+    top_any_100 = np.zeros(P)  # weeks with at least 100 model firms on the platform
+    measures = {}
+    while m.running:
+        m.step()
+        if m.t == end21:
+            measures = instance_measures(m)
+        if m.t < m.spinup:
+            continue
+        st, f = m.stores, m.firms
+        n = st.n
+        live = (st.status[:n] == 1) | (st.status[:n] == 2)
+        firm = st.firm[:n][live]
+        plat = st.platform[:n][live]
+        g = st.gmv[:n][live] * f.weight[firm]
+        for p in range(P):
+            on = plat == p
+            if not on.any():
+                continue
+            per = np.bincount(firm[on], weights=g[on], minlength=f.n)
+            tot = per.sum()
+            if tot <= 0:
+                continue
+            share = per / tot
+            top_any[p] = max(top_any[p], share.max())
+            sup = f.weight[: f.n] * m.scale > 1.0 + 1e-9
+            if sup.any():
+                top_super[p] = max(top_super[p], share[sup].max())
+            if (per > 0).sum() >= 100:
+                top_any_100[p] = max(top_any_100[p], share.max())
+    R = m.recorder.data
+    alive = R["alive_merchants"][:, 0, :].sum(axis=1)
+    joins = R["joins"].sum(axis=2)
+    weekly = joins[m.spinup + 1 :] / np.maximum(alive[m.spinup : -1, None], 1e-12)
+    ts, fl = timeseries_frame(m), flows_frame(m)
+    summary = summarize(m, ts, fl, time.perf_counter() - t0)
+    out = {k: summary.get(k) for k in OUTCOMES if k in summary}
+    out.update({k: v for k, v in measures.items() if k in OUTCOMES})
+    out.update(
+        count=count,
+        replicate=rep,
+        wall_s=time.perf_counter() - t0,
+        platforms=m.platform_names,
+        top_firm_gmv_share=top_any.tolist(),
+        top_super_individual_gmv_share=top_super.tolist(),
+        top_firm_gmv_share_100=top_any_100.tolist(),
+        max_weekly_join_share=weekly.max(axis=0).tolist(),
+        association_members_real_start=summary["association_members_real_start"],
+    )
+    release_model(m)
+    return out
+
+
+def compare(runs: list[dict], sizes: list[int]) -> dict:
+    """Welch comparisons of every size with the largest, Bonferroni over the family."""
+    ref = max(sizes)
+    tests = [(o, n) for o in OUTCOMES for n in sizes if n != ref]
+    alpha = 0.05 / max(len(tests), 1)
+    table = {}
+    for o in OUTCOMES:
+        row = {}
+        for n in sizes:
+            x = np.array([r[o] for r in runs if r["count"] == n and r.get(o) is not None], float)
+            x = x[np.isfinite(x)]
+            row[n] = {
+                "mean": float(x.mean()) if x.size else math.nan,
+                "sd": float(x.std(ddof=1)) if x.size > 1 else math.nan,
+                "n": int(x.size),
+                "values": x.tolist(),
+            }
+        for n in sizes:
+            if n == ref:
+                continue
+            a, b = np.array(row[n]["values"]), np.array(row[ref]["values"])
+            if a.size < 2 or b.size < 2:
+                continue
+            res = stats.ttest_ind(a, b, equal_var=False)
+            va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+            se = math.sqrt(va + vb)
+            df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1)) if se > 0 else 1
+            half = stats.t.ppf(1 - alpha / 2, df) * se if se > 0 else 0.0
+            diff = float(a.mean() - b.mean())
+            row[n]["vs_largest"] = {
+                "diff": diff,
+                "tolerance": float(half),
+                "p": float(res.pvalue) if se > 0 else 1.0,
+                "agree": bool(abs(diff) <= half) if se > 0 else diff == 0,
+            }
+        table[o] = row
+    return {"reference_size": ref, "alpha_per_test": alpha, "outcomes": table}
+
+
+def markdown(result: dict) -> str:
+    sizes = result["sizes"]
+    ref = max(sizes)
+    lines = [
+        "| outcome | "
+        + " | ".join(f"{n:,} firms (mean ± sd)" for n in sizes)
+        + " | agree with "
+        + f"{ref:,}"
+        + " |",
+        "|---|" + "---:|" * len(sizes) + "---|",
+    ]
+    for o, label in OUTCOMES.items():
+        row = result["comparison"]["outcomes"][o]
+        cells = []
+        for n in sizes:
+            c = row[n]
+            big = abs(c["mean"]) >= 100
+            fmt = "{:,.0f} ± {:,.0f}" if big else "{:.3f} ± {:.3f}"
+            cells.append(fmt.format(c["mean"], c["sd"]))
+        verdicts = []
+        for n in sizes:
+            v = row[n].get("vs_largest")
+            if v:
+                verdicts.append(f"{n:,}: {'yes' if v['agree'] else 'NO'} (p={v['p']:.2f})")
+        lines.append(f"| {label} | " + " | ".join(cells) + " | " + "; ".join(verdicts) + " |")
+    lines.append("")
+    plats = result["runs"][0]["platforms"]
+    lines.append(
+        "| firms | largest weekly GMV share of one model firm (any week) | ... of one "
+        "super-individual (weight > 1) | ... in weeks with 100+ model firms listed | "
+        "largest weekly joins / alive firms |"
+    )
+    lines.append("|---:|---|---|---|---|")
+    for n in sizes:
+        rs = [r for r in result["runs"] if r["count"] == n]
+
+        def worst(key, rs=rs):
+            v = np.max([r[key] for r in rs], axis=0)
+            return ", ".join(f"{p} {x:.3f}" for p, x in zip(plats, v, strict=True))
+
+        lines.append(
+            f"| {n:,} | {worst('top_firm_gmv_share')} | {worst('top_super_individual_gmv_share')}"
+            f" | {worst('top_firm_gmv_share_100')} | {worst('max_weekly_join_share')} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[2000, 5000, 20000])
+    ap.add_argument("--replications", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", default="results/benchmarks/scale_invariance.json")
+    ap.add_argument("overrides", nargs="*", help="extra config overrides (key=value)")
+    ns = ap.parse_args(argv)
+    jobs = [
+        (n, r, tuple(ns.overrides))
+        for n in sorted(ns.sizes, reverse=True)
+        for r in range(ns.replications)
+    ]
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=ns.workers) as ex:
+        runs = list(ex.map(one_run, jobs))
+    result = {
+        "sizes": sorted(ns.sizes),
+        "replications": ns.replications,
+        "overrides": ns.overrides,
+        "wall_s": time.perf_counter() - t0,
+        "runs": runs,
+        "comparison": compare(runs, sorted(ns.sizes)),
+    }
+    out = Path(ns.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    print(markdown(result))
+    print(f"\n{len(runs)} runs in {result['wall_s']:.0f} s; written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

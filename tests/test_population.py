@@ -1,0 +1,203 @@
+"""The population design: super-individuals that never weigh more than a real firm can.
+
+Exact properties of the sampling design (sim/core/population.py) on its own,
+then the model-level properties the design exists for (issue "Model v2, part
+1", item 2): no model firm owns a platform, membership in real units, and joins
+onto new platforms that follow their buyers instead of rushing in at launch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import compose
+from numpy.testing import assert_allclose
+
+from sim.core.model import MarketModel
+from sim.core.population import (
+    Design,
+    expected_size,
+    mass_below,
+    member_coefficient,
+    member_probability,
+    size_at,
+    weighted_quantile,
+)
+from sim.engine.runner import run
+
+ALPHA, XMAX = 1.16, 4000.0
+
+
+@pytest.mark.parametrize(("n", "N"), [(740, 185_000.0), (3150, 315_000.0), (20_000, 185_000.0)])
+def test_stratified_design_weights_sum_to_the_real_firms(n, N):
+    d = Design.solve(N, n, ALPHA, XMAX, 0.05)
+    v, w = d.stratified(np.random.default_rng(1).random(n))
+    assert w.sum() == pytest.approx(N, rel=1e-9)
+    assert (np.diff(v) >= 0).all()  # stratum i is the i-th largest
+    # no model firm stands for less than one real firm; the largest are single firms
+    assert w.min() >= 1.0 - 1e-9
+    assert w[0] == pytest.approx(1.0, abs=1e-6)
+    # body: equal weights N / a
+    body = v > d.tail
+    assert_allclose(w[body][1:-1], N / d.body_density, rtol=1e-6)
+    # the real size mass of a super-individual is capped by the body's edge (the
+    # stratum straddling the certainty boundary holds a single firm, weight about 1)
+    x = size_at(v, ALPHA, XMAX)
+    supers = w > 1.5
+    cap = N / d.body_density * d.x_star
+    assert (w[supers] * x[supers] <= cap * 1.05).all()
+    assert (w[~supers] < 1.5).all() and (w * x).max() <= max(cap * 1.05, XMAX * 1.5)
+    # the sample's real mean size is the law's
+    assert (w * x).sum() / N == pytest.approx(expected_size(ALPHA, XMAX), rel=0.01)
+
+
+def test_no_tail_design_is_equal_weights():
+    d = Design.solve(100_000.0, 1000, ALPHA, XMAX, 0.0)
+    _, w = d.stratified(np.random.default_rng(2).random(1000))
+    assert_allclose(w, 100.0)
+
+
+def test_poisson_sample_of_entrants_is_unbiased():
+    d = Design.solve(185_000.0, 1850, ALPHA, XMAX, 0.05)
+    v, w = d.poisson(np.random.default_rng(3).random(400_000))
+    assert w.mean() == pytest.approx(100.0, rel=0.02)  # E[w] = N / n
+    x = size_at(v, ALPHA, XMAX)
+    assert (w * x).sum() / w.sum() == pytest.approx(expected_size(ALPHA, XMAX), rel=0.03)
+
+
+def test_truncated_pareto_law():
+    assert size_at(0.0, ALPHA, XMAX) == pytest.approx(XMAX)
+    assert size_at(0.5, ALPHA, XMAX) == pytest.approx(1.0, rel=1e-3)  # median about 1
+    assert mass_below(1.0, ALPHA, XMAX) == pytest.approx(expected_size(ALPHA, XMAX))
+    u = np.linspace(1e-9, 1, 2_000_001)
+    assert np.trapezoid(size_at(u, ALPHA, XMAX), u) == pytest.approx(
+        expected_size(ALPHA, XMAX), rel=1e-3
+    )
+    # untruncated mean alpha x_m / (alpha - 1)
+    assert expected_size(2.5) == pytest.approx(2.5 * 2 ** (-1 / 2.5) / 1.5)
+
+
+def test_member_coefficient_matches_the_target_in_real_firms():
+    rng = np.random.default_rng(4)
+    d = Design.solve(185_000.0, 1850, ALPHA, XMAX, 0.05)
+    v, w = d.stratified(rng.random(1850))
+    x = size_at(v, ALPHA, XMAX)
+    c = member_coefficient(x, w, 2600.0)
+    assert (w * member_probability(x, c)).sum() == pytest.approx(2600.0, rel=1e-9)
+    assert member_coefficient(x, w, 0.0) == 0.0
+    assert math.isinf(member_coefficient(x, w, 1e9))
+    assert (member_probability(x, math.inf) == 1).all()
+
+
+def test_weighted_quantile_counts_real_firms():
+    values = np.array([1.0, 2.0, 3.0])
+    assert weighted_quantile(values, np.array([1.0, 1.0, 98.0]), 0.5) == 3.0
+    assert weighted_quantile(values, np.array([98.0, 1.0, 1.0]), 0.5) == 1.0
+    assert weighted_quantile(np.zeros(0), np.zeros(0), 0.5) == math.inf
+
+
+# --------------------------------------------------------------- model level
+
+WORLD = ("merchants.count=2000",)
+
+
+def _platform_shares(m: MarketModel, out: dict) -> None:
+    """Largest share of a platform's weekly GMV held by one model firm (recorded weeks)."""
+    if m.t < m.spinup:
+        return
+    st, f = m.stores, m.firms
+    n = st.n
+    live = (st.status[:n] == 1) | (st.status[:n] == 2)
+    firm, plat = st.firm[:n][live], st.platform[:n][live]
+    g = st.gmv[:n][live] * f.weight[firm]
+    for p in range(m.P):
+        on = plat == p
+        per = np.bincount(firm[on], weights=g[on], minlength=f.n)
+        if per.sum() <= 0:
+            continue
+        share = per / per.sum()
+        name = m.platform_names[p]
+        listed = int((per > 0).sum())
+        super_ = f.weight[: f.n] * m.scale > 1.0 + 1e-9
+        out.setdefault(name, []).append(
+            (listed, float(share.max()), float(share[super_].max()) if super_.any() else 0.0)
+        )
+
+
+@pytest.fixture(scope="module")
+def default_2000():
+    m = MarketModel(compose(*WORLD))
+    shares: dict = {}
+    while m.running:
+        m.step()
+        _platform_shares(m, shares)
+    return m, shares
+
+
+def test_no_model_firm_owns_a_platform(default_2000):
+    """At 2,000 model firms no model firm holds more than 5% of a platform's GMV.
+
+    The four platforms open from the start: every week. Temu and TikTok Shop:
+    every week once 100 or more model firms sell there; in their first weeks
+    a few dozen sellers share a tiny demand and a single real firm among them
+    (a certainty unit, weight 1) can hold more (docs/ODD.md, population design).
+    """
+    _, shares = default_2000
+    for name in ("amazon", "ebay", "aliexpress", "shopify"):
+        assert max(s for _, s, _ in shares[name]) < 0.05, name
+    for name in ("temu", "tiktok_shop"):
+        established = [s for k, s, _ in shares[name] if k >= 100]
+        assert established and max(established) < 0.05, name
+
+
+def test_super_individuals_never_dominate_an_established_platform(default_2000):
+    _, shares = default_2000
+    for name, weeks in shares.items():
+        assert max(s for k, _, s in weeks if k >= 100) < 0.05, name
+
+
+def test_joins_follow_buyers_and_never_rush(default_2000):
+    """No platform gains more than 2% of the alive firms in one week; new platforms'
+    seller bases grow with their buyer shares (no launch-week rush)."""
+    m, _ = default_2000
+    R = m.recorder.data
+    alive = R["alive_merchants"][:, 0, :].sum(axis=1)
+    joins = R["joins"].sum(axis=2)
+    weekly = joins[m.spinup + 1 :] / alive[m.spinup : -1, None]
+    assert weekly.max() < 0.02, dict(zip(m.platform_names, weekly.max(axis=0), strict=True))
+    for name in ("temu", "tiktok_shop"):
+        p = m.platform_names.index(name)
+        listed = R["listed_merchants"][m.spinup :, p, :].sum(axis=1)
+        buyers = R["consumer_share"][m.spinup :, p, 0]
+        on = buyers > 0
+        assert np.corrcoef(listed[on], buyers[on])[0, 1] > 0.9, name
+
+
+def test_association_members_in_real_firms():
+    """The Shenzhen association's 2,600+ member firms, in real units, at any resolution."""
+    got = []
+    for count in (2000, 5000):
+        for rep in range(3):
+            m = MarketModel(compose(f"merchants.count={count}", f"replicate={rep}"))
+            got.append(m.members_real_start)
+    assert np.mean(got) == pytest.approx(2600.0, rel=0.1)
+    assert min(got) > 1500 and max(got) < 3700
+
+
+def test_real_market_does_not_depend_on_the_resolution():
+    for count in (300, 3000):
+        cfg = compose(f"merchants.count={count}", "time.spinup_weeks=0", "time.end_date=2020-01-06")
+        m = MarketModel(cfg)
+        real = m.firms.weight[: m.firms.n].sum() * m.scale
+        assert real == pytest.approx(cfg.merchants.real_firms, rel=1e-9)
+        assert cfg.merchants.scale == pytest.approx(cfg.merchants.real_firms / count)
+
+
+def test_outputs_count_model_firm_equivalents():
+    res = run(compose("merchants.count=400", "time.spinup_weeks=2", "time.end_date=2020-03-30"))
+    ts = res.timeseries
+    first = ts[ts.step == 0]
+    # alive firms in model-firm equivalents: about merchants.count (real firms / scale)
+    assert first.groupby("origin")["alive_merchants"].first().sum() == pytest.approx(400, rel=0.05)
