@@ -440,3 +440,57 @@ def test_enforcement_cost_is_audits_times_cost_every_week_even_when_tables_grow(
     assert audits.sum() > 0
     # audits are counted in real stores (each model store weighs omega_f): sums in another order
     assert_allclose(cost.to_numpy(), audits.to_numpy() * per_audit, rtol=1e-9)
+
+
+def test_firms_banned_off_count_firms_that_reopen_in_the_ban_week():
+    """A firm whose last store is banned counts as banned off the platform even when it
+    opens a new account the same week (no flow then: it is listed before and after)."""
+    cfg = compose(
+        *ENFORCED,
+        "policy.enforcement.amazon.penalty_ladder=[ban]",
+        "policy.enforcement.amazon.related_account_sweep_probability=1.0",
+        "policy.enforcement.amazon.new_account_detection_probability=0.0",
+        "behaviour.new_account_attempt_probability=1.0",
+        "behaviour.new_account_cost_usd=0.0",
+    )
+    res = run(cfg)
+    ts, fl = res.timeseries, res.flows
+    amazon = ts[ts["platform"] == "amazon"]
+    by_flows = fl[(fl["from_platform"] == "amazon") & fl["cause"].isin(["ban", "related_account"])]
+    lost = amazon["firms_lost_to_bans"].sum()
+    reopened = amazon["new_accounts"].sum()
+    assert reopened > 0
+    assert lost > by_flows["merchants"].sum() + 0.5 * reopened
+    assert res.summary["firms_lost_amazon_to_bans"] == pytest.approx(lost)
+
+
+def test_a_store_that_stops_buying_grows_less_detectable():
+    """Evidence fades every week a store buys nothing, and deletion takes what it deletes."""
+    cfg = compose(
+        *ENFORCED,
+        "policy.enforcement.amazon.review_deletion_lag_days=21",
+        "policy.enforcement.amazon.review_deletion_rate=0.9",
+    )
+    m = no_compaction(MarketModel(cfg))
+    amazon = m.platform_names.index("amazon")
+    keep = m.enforcers[amazon].evidence_keep
+    prev = None
+    seen_decay = seen_deleted = 0
+    while m.running:
+        m.step()
+        st = m.stores
+        n = st.n
+        ev = st.evidence[:n].copy()
+        if prev is not None:
+            k = min(prev.size, n)
+            quiet = ~st.campaign[:k] & (prev[:k] > 0)
+            # never more than last week's evidence aged one week
+            assert (ev[:k][quiet] <= keep * prev[:k][quiet] * (1 + 1e-12)).all()
+            seen_decay += int(quiet.sum())
+            on_amazon = st.platform[:k] == amazon
+            seen_deleted += int((quiet & on_amazon & (ev[:k] < keep * prev[:k] * 0.999)).sum())
+        prev = ev
+    assert seen_decay > 100 and seen_deleted > 10
+    # the detection probability falls with the evidence
+    p = detection_probability(np.array([200.0, 50.0, 5.0, 0.0]), 0.8, 0.01, 25.0)
+    assert (np.diff(p) < 0).all()
