@@ -16,7 +16,7 @@ from sim.validation import calibrate
 from sim.validation.targets import load_targets
 
 TINY = [
-    "profile.merchants=60",
+    "profile.merchants=200",  # enough firms that some lose Amazon to bans by Sept 2021
     "profile.spinup_weeks=2",
     "profile.end_date=2023-12-25",  # the last fit target's date
     "profile.samples=5",
