@@ -16,11 +16,11 @@ import pytest
 from sim.analysis.load import failures, load_manifest, load_summary, load_timeseries
 from sim.core.config import ConfigError
 from sim.core.model import MarketModel
+from sim.engine import testing
 from sim.engine.compose import compose_sweep
 from sim.engine.design import DesignConfig, ParameterSpec, design_points
 from sim.engine.store import Store
 from sim.engine.sweep import expand, run_sweep
-from sim.engine import testing
 from sim.engine.testing import FAIL_MARK
 
 ROOT = Path(__file__).resolve().parents[1]
