@@ -94,7 +94,9 @@ def clip(text: str) -> str:
         word = m.group(0)
         tail = re.search(r"['\"]?[;:,.)\]]*$", word).group(0)
         quote = tail[:1] if tail[:1] in ("'", '"') else ""
-        return f"{word[:40]}…{quote} ({len(word)} characters){tail[len(quote) :]}"
+        lead = word[:1] if word[:1] in ("'", '"') else ""
+        n = len(word) - len(lead) - len(tail)  # the value itself, without quotes
+        return f"{word[:40]}…{quote} ({n} characters){tail[len(quote) :]}"
 
     return re.sub(rf"\S{{{MAX_ECHO + 1},}}", cut, text)
 
@@ -241,7 +243,7 @@ def _friendly_raw(exc: BaseException, sweep: bool = False) -> ConfigError:
     ovkey = ov.group(1).lstrip("+~") if ov else None
     m = re.search(r"Invalid type assigned: (\w+) is not a subclass of (\w+)", full)
     fk = re.search(r"full_key: ([\w.\[\]]+)", full)
-    if m and ovkey:
+    if m and ovkey and not ovkey.startswith(("platforms.", "policy.enforcement.")):
         cls, fields = m.group(2), ", ".join(_fields_of(m.group(2)))
         full_key = fk.group(1) if fk else ovkey
         if ovkey == full_key or (
