@@ -307,3 +307,47 @@ def test_resume_under_other_code_is_flagged_then_kept_apart(stored, tmp_path, mo
     assert run_sweep(sweep).skipped == 4  # the same code resumes
     prov = json.loads((root / "provenance.json").read_text())
     assert [v["source_sha256"] for v in prov["code_versions"]] == ["0123456789abcdef"]
+
+
+# ------------------------------------------------------------------ memory
+
+
+def test_sweep_holds_the_results_of_a_few_chunks_not_of_all(tmp_path):
+    """The parent kept every finished future (and its tables) until the sweep ended.
+
+    Now at most ``window`` chunks are in flight and a result is dropped once
+    handed over; ``python -m benchmarks.sweep_memory`` measures the effect.
+    """
+    import gc
+    import weakref
+    from concurrent.futures import FIRST_COMPLETED, Future, wait
+
+    class Result(dict):
+        pass
+
+    live: list[weakref.ref] = []
+    in_flight: list[int] = []
+    pending_now: set = set()
+
+    def submit(chunk):
+        fut = Future()
+        res = Result(chunk=chunk)
+        live.append(weakref.ref(res))
+        fut.set_result(res)
+        pending_now.add(fut)
+        in_flight.append(len(pending_now))
+        return fut
+
+    def wait_any(pending):
+        done = wait(pending, return_when=FIRST_COMPLETED).done
+        pending_now.difference_update(done)
+        return done
+
+    peak_alive = 0
+    for res in sweep_mod._bounded(list(range(100)), submit, wait_any, window=4):
+        assert isinstance(res, Result)
+        del res
+        gc.collect()
+        peak_alive = max(peak_alive, sum(r() is not None for r in live))
+    assert len(live) == 100 and max(in_flight) <= 4
+    assert peak_alive <= 4
