@@ -182,7 +182,7 @@ def check_overrides(overrides: list[str], sweep: bool = False) -> None:
                     + ("" if sweep else "; only ~platform@platforms.<name> drops a platform")
                 )
             )
-        if name.startswith("hydra") or not (CONFIG_DIR / name).is_dir() or ov.package:
+        if name.startswith("hydra") or not (CONFIG_DIR / name).is_dir():
             continue
         values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.value()]
         opts = group_options(name)
