@@ -23,21 +23,36 @@ def main(
 ) -> int:
     """Compose ``experiment`` with overrides, run or resume its sweep, write its figures."""
     from sim.engine.compose import compose_sweep
-    from sim.engine.sweep import experiment_dir, run_sweep
+    from sim.engine.store import StoreError
+    from sim.engine.sweep import check_sweep, experiment_dir, run_sweep
 
     args = list(sys.argv[1:] if argv is None else argv)
     figures_only = "--figures-only" in args
     overrides = [a for a in args if a != "--figures-only"]
     try:
         sweep = compose_sweep(experiment, overrides)
-        if not figures_only:
+        if figures_only:
+            check_sweep(sweep)
+        else:
             report = run_sweep(sweep)
             print(report.line())
-    except ConfigError as exc:
+    except (ConfigError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     root = experiment_dir(sweep)
-    written = make_figures(root, sweep)
+    try:
+        written = make_figures(root, sweep)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(
+            f"error: results_dir: cannot write figures to {root / 'figures'} "
+            f"({exc.strerror or type(exc).__name__}); choose a writable folder with "
+            "results_dir=<folder>",
+            file=sys.stderr,
+        )
+        return 2
     for path in written:
         print(f"wrote {path}")
     if not figures_only and report.failed:

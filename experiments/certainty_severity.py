@@ -39,8 +39,14 @@ def make_figures(root: Path, sweep) -> list[Path]:
                 title=f"{outcome}\n{scenario or 'all runs'}: certainty (x) vs severity (y)",
             )
             out += save_figure(fig, root, f"heatmap_{outcome}_{scenario}", sweep)
-    if outcomes:
-        adequacy = stats.replication_adequacy(summary, outcomes[0], by=["scenario", "point_id"])
+    adequacy = (
+        stats.replication_adequacy(summary, outcomes[0], by=["scenario", "point_id"])
+        if outcomes
+        else None
+    )
+    if adequacy is not None and adequacy.empty:  # one replication: no interval to show
+        print("replication adequacy: needs at least 2 replications per point; figure skipped")
+    elif adequacy is not None:
         out += save_figure(
             sweep_figures.plot_replication_adequacy(adequacy), root, "replication_adequacy", sweep
         )

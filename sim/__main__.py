@@ -18,20 +18,41 @@ from pathlib import Path
 
 from sim.core.config import ConfigError
 
+#: Hydra flags after which no run happens (help, info) or the config is not ours.
+_NO_RUN = ("--help", "-h", "--hydra-help", "--info", "--version", "--shell-completion", "-sc")
+_OTHER_CONFIG = ("--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd")
+#: Hydra flags that take a value (``--cfg job``); the value is not an override.
+_WITH_VALUE = ("--cfg", "-c", "--package", "-p", "--experimental-rerun")
+
 
 def _prevalidate(argv: list[str]) -> str | None:
-    """Compose the overrides once before Hydra starts, for one clean error message."""
-    if any(
-        a in ("-m", "--multirun", "--help", "-h", "--hydra-help", "--info", "-c", "--cfg")
-        or a.startswith(("--info=", "--cfg=", "--config"))
-        for a in argv
-    ):
-        return None
-    overrides = [a for a in argv if not a.startswith(("hydra.", "hydra/", "+hydra", "-"))]
-    from sim.engine.compose import compose_config
+    """Compose the overrides before Hydra starts, for one clean error message.
+
+    Also in multirun mode (``-m``: every value of every swept key is tried) and
+    with ``--cfg``; nothing is written before this passes.
+    """
+    overrides, multirun, skip = [], False, False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        flag = a.split("=", 1)[0]
+        if flag in _NO_RUN or flag in _OTHER_CONFIG:
+            return None
+        if a in ("-m", "--multirun"):
+            multirun = True
+        elif a in _WITH_VALUE:
+            skip = True
+        elif a.startswith("-"):
+            continue  # --resolve, --run, --cfg=job, ...
+        elif not a.lstrip("+~").startswith("hydra"):
+            overrides.append(a)
+    from sim.engine.compose import compose_config, multirun_expansions
+    from sim.engine.sweep import require_merchants
 
     try:
-        compose_config(overrides)
+        for trial in multirun_expansions(overrides) if multirun else [overrides]:
+            require_merchants(compose_config(trial))
     except ConfigError as exc:
         return str(exc)
     return None
@@ -45,9 +66,11 @@ def _task(cfg) -> None:
     from sim.analysis import figures
     from sim.engine.compose import to_sim_config
     from sim.engine.runner import crackdown_date, run, write_run
+    from sim.engine.sweep import require_merchants
 
     try:
         config = to_sim_config(cfg)
+        require_merchants(config)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

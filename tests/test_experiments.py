@@ -57,5 +57,5 @@ def test_bad_override_is_one_clear_error(tmp_path, capsys):
     )
     assert rc == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: replications: must be at least 1")
+    assert err.startswith("error: profile.replications: must be at least 1")
     assert "Traceback" not in err

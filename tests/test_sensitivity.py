@@ -70,6 +70,7 @@ def _sweep(tmp_path, kind: str, samples: int, fn: str, reps: int = 2):
     sweep.profile.samples = None
     sweep.experiment.design.parameters = {k: ParameterSpec(lower=0.0, upper=1.0) for k in KEYS}
     sweep.run_function = f"test_sensitivity:{fn}"
+    sweep.allow_custom_run_function = True  # a test function, explicitly allowed
     report = run_sweep(sweep)
     assert report.failed == 0
     root = experiment_dir(sweep)

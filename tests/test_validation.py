@@ -213,7 +213,7 @@ def test_validation_command_at_tiny_size(tmp_path, capsys):
 
 def test_validation_command_bad_override(tmp_path, capsys):
     assert main(["replications=0", f"results_dir={tmp_path}"]) == 2
-    assert capsys.readouterr().err.startswith("error: replications: must be at least 1")
+    assert capsys.readouterr().err.startswith("error: experiment.replications: must be at least 1")
 
 
 @pytest.mark.slow

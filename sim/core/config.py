@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -838,14 +839,21 @@ class SimConfig:
 # ---------------------------------------------------------------------- validation
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def parse_date(value: str, key: str) -> dt.date:
     """Parse an ISO date or raise ConfigError naming ``key``."""
     if isinstance(value, dt.date):
         return value
+    text = str(value)
     try:
-        return dt.date.fromisoformat(str(value))
+        # fromisoformat also takes 20200106 and 2020-W02-1 (Python 3.11+): only YYYY-MM-DD
+        if not _ISO_DATE.fullmatch(text):
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
     except ValueError:
-        raise ConfigError(f"{key}: {value!r} is not a date; use YYYY-MM-DD") from None
+        raise ConfigError(f"{key}: {text[:40]!r} is not a date; use YYYY-MM-DD") from None
 
 
 def _check_number(key: str, value: Any, meta: dict, want: type) -> None:

@@ -122,13 +122,18 @@ def check_design(design: DesignConfig, base: SimConfig) -> None:
             inverted bounds, empty levels, too few samples.
     """
     if design.kind not in KINDS:
-        raise ConfigError(f"design.kind: {design.kind!r} is not allowed; choose one of {KINDS}")
+        raise ConfigError(
+            f"experiment.design.kind: {design.kind!r} is not allowed; choose one of "
+            f"{', '.join(KINDS)}"
+        )
     if design.kind == "scenarios" and design.parameters:
-        raise ConfigError("design.parameters: a 'scenarios' design takes no parameters")
+        raise ConfigError("experiment.design.parameters: a 'scenarios' design takes no parameters")
     if design.kind != "scenarios" and not design.parameters:
-        raise ConfigError(f"design.parameters: a {design.kind!r} design needs parameters")
+        raise ConfigError(
+            f"experiment.design.parameters: a {design.kind!r} design needs parameters"
+        )
     for key, spec in design.parameters.items():
-        where = f"design.parameters.{key}"
+        where = f"experiment.design.parameters.{key}"
         try:
             current = get_value(base, key)
         except KeyError as exc:
@@ -155,9 +160,11 @@ def check_design(design: DesignConfig, base: SimConfig) -> None:
         if spec.log and spec.lower <= 0:
             raise ConfigError(f"{where}: log scale needs a positive lower bound")
     if design.kind in ("lhs", "sobol", "morris") and design.samples < 1:
-        raise ConfigError(f"design.samples: must be at least 1, got {design.samples}")
+        raise ConfigError(f"experiment.design.samples: must be at least 1, got {design.samples}")
     if design.kind == "grid" and design.grid_levels < 1:
-        raise ConfigError(f"design.grid_levels: must be at least 1, got {design.grid_levels}")
+        raise ConfigError(
+            f"experiment.design.grid_levels: must be at least 1, got {design.grid_levels}"
+        )
 
 
 def _scale(u: np.ndarray, spec: ParameterSpec) -> np.ndarray:

@@ -20,8 +20,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .store import Store
-from .sweep import _flat
+from .provenance import code_key
+from .store import Store, StoreError
+from .sweep import PLAIN_NAME, _flat
 
 SEED_KEYS = ("seed", "replicate")
 
@@ -54,14 +55,24 @@ def read_job(job: Path) -> dict | None:
     }
 
 
-def gather(multirun_dir: str | Path, root: str | Path) -> int:
-    """Add every finished job under ``multirun_dir`` to the store at ``root``; return how many."""
+def gather(multirun_dir: str | Path, root: str | Path, wait_s: float = 0.0) -> int:
+    """Add every finished job under ``multirun_dir`` to the store at ``root``; return how many.
+
+    Holds the store's writer lock (waiting up to ``wait_s`` seconds for another
+    writer). Each manifest row records the code version from the job's
+    ``provenance.json``.
+    """
+    store = Store(root)
+    with store.lock(wait_s, hint="--wait <seconds>"):
+        return _gather(multirun_dir, store)
+
+
+def _gather(multirun_dir: str | Path, store: Store) -> int:
     jobs = [
         j
         for j in (read_job(p.parent) for p in sorted(Path(multirun_dir).rglob("summary.json")))
         if j is not None
     ]
-    store = Store(root)
     store.prepare()
     done = store.done_runs()
     point_ids: dict[str, int] = {}
@@ -91,6 +102,7 @@ def gather(multirun_dir: str | Path, root: str | Path) -> int:
             "host": j["provenance"].get("host"),
             "finished_utc": j["provenance"].get("ended_utc"),
             "attempt": 1,
+            **_code(j["provenance"]),
             **{f"param.{k}": v for k, v in j["params"].items()},
         }
         store.write_chunk(
@@ -113,18 +125,40 @@ def gather(multirun_dir: str | Path, root: str | Path) -> int:
     return added
 
 
+def _code(prov: dict) -> dict:
+    code = {
+        "git_sha": prov.get("git_sha"),
+        "git_dirty": prov.get("git_dirty"),
+        "source_sha256": prov.get("source_sha256"),
+        "packages": json.dumps(prov.get("packages"), sort_keys=True),
+        "python": prov.get("python"),
+    }
+    return {**code, "code_key": code_key(code)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("multirun_dir", help="a Hydra multirun folder (hydra.sweep.dir)")
     ap.add_argument("--name", help="store name (default: the multirun folder's name)")
     ap.add_argument("--results-dir", default="results")
+    ap.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another writer")
     ns = ap.parse_args(argv)
     src = Path(ns.multirun_dir)
     if not src.is_dir():
         print(f"error: {src} is not a folder", file=sys.stderr)
         return 2
-    root = Path(ns.results_dir) / (ns.name or src.name)
-    n = gather(src, root)
+    name = ns.name or src.name
+    if not PLAIN_NAME.fullmatch(name) or name in (".", ".."):
+        print(
+            f"error: --name: {name!r} is not a plain name (letters, digits, _ - .)", file=sys.stderr
+        )
+        return 2
+    root = Path(ns.results_dir) / name
+    try:
+        n = gather(src, root, ns.wait)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"gathered {n} new runs into {root}")
     return 0
 

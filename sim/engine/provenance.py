@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import platform
@@ -72,6 +73,48 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
+def source_fingerprint() -> str:
+    """SHA-256 (first 16 hex digits) of the ``sim`` package's source: every ``.py``/``.yaml``.
+
+    Unlike the git SHA it changes only when code that can change results
+    changes (not with a docs commit), and it tells two different uncommitted
+    edits apart, which the dirty flag cannot. Works outside git as well.
+    """
+    pkg = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(pkg.rglob("*")):
+        if path.suffix in (".py", ".yaml") and "__pycache__" not in path.parts:
+            h.update(path.relative_to(pkg).as_posix().encode() + b"\0")
+            h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> dict[str, Any]:
+    """The code that makes runs in this process, taken once (modules load once).
+
+    ``git_sha`` and ``git_dirty`` as in :func:`git_version`; ``source_sha256`` from
+    :func:`source_fingerprint`; ``packages`` (JSON of :func:`package_versions`)
+    and ``python``. Two runs were made by the same code when ``source_sha256``,
+    ``packages`` and ``python`` agree (see :func:`code_key`).
+    """
+    return {
+        **git_version(),
+        "source_sha256": source_fingerprint(),
+        "packages": json.dumps(package_versions(), sort_keys=True),
+        "python": sys.version.split()[0],
+    }
+
+
+CODE_KEYS = ("source_sha256", "packages", "python")
+
+
+def code_key(version: dict[str, Any]) -> str:
+    """A short id of the code that determines results (source, package versions, Python)."""
+    blob = json.dumps({k: version.get(k) for k in CODE_KEYS}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
 def figure_provenance(root: str | Path, experiment: str, profile: str, **extra: Any) -> dict:
     """Provenance written into a sweep's figures: code version, study, profile, design hash."""
     design = Path(root) / "design.json"
@@ -104,5 +147,6 @@ def provenance(cfg: SimConfig, started: float, ended: float) -> dict[str, Any]:
         "seed": cfg.seed,
         "replicate": cfg.replicate,
         "config_hash": config_hash(cfg),
+        "source_sha256": source_fingerprint(),
         "command": " ".join(sys.argv),
     }

@@ -14,10 +14,13 @@ replicate index; the design point never enters the seed (common random numbers).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
+import json
 import math
 import os
 import platform
+import re
 import socket
 import sys
 import time
@@ -33,10 +36,21 @@ import pandas as pd
 from sim.core.config import ConfigError, SimConfig
 
 from .design import DesignConfig, DesignPoint, apply_params, check_design, design_points
-from .provenance import config_hash, git_version, package_versions
-from .store import Store
+from .provenance import code_key, code_version, config_dict, git_version, package_versions
+from .store import FORMAT, TABLES, Store, StoreError
 
 PLATFORM_ORDER = ("amazon", "ebay", "aliexpress", "shopify", "temu", "tiktok_shop")
+
+#: The project's run functions; another ``module:function`` needs
+#: ``allow_custom_run_function=true`` (importing it runs its module's code).
+RUN_FUNCTIONS = (
+    "sim.engine.sweep:simulate",
+    "sim.validation.run:simulate",
+    "sim.engine.testing:fail_on_marked_point",
+)
+ON_CODE_CHANGE = ("stop", "separate")
+#: Experiment names become folder names: plain names only (no paths).
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
 # --------------------------------------------------------------------- schema
@@ -92,6 +106,13 @@ class SweepConfig:
     fail_fast: bool = False
     progress: bool = True
     run_function: str = "sim.engine.sweep:simulate"
+    allow_custom_run_function: bool = False  # true: any importable module:function
+    lock_wait_s: float = 0.0  # wait this long for another writer of the store (0: stop)
+    on_code_change: str = "stop"  # stop | separate (see docs/experiments.md)
+
+
+class CodeChanged(StoreError):
+    """Stored runs of this design were made by other code; the sweep will not mix them."""
 
 
 @dataclass
@@ -108,6 +129,128 @@ class RunSpec:
 
 
 # ------------------------------------------------------------------ expansion
+
+
+def run_identity(
+    cfg: SimConfig, snapshot_dates: list[str], run_function: str, code: str | None = None
+) -> str:
+    """Run id: 16 hex digits of the SHA-256 of everything that determines a run's stored outputs.
+
+    That is the full model config (seed and replicate included), the snapshot
+    dates, the stored tables and format, the run function, and with
+    ``on_code_change=separate`` the code key (:func:`sim.engine.provenance.code_key`).
+    """
+    blob = json.dumps(
+        {
+            "config": config_dict(cfg),
+            "snapshot_dates": list(snapshot_dates),
+            "tables": list(TABLES),
+            "format": FORMAT,
+            "run_function": run_function,
+            "code": code,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def check_sweep(sweep: SweepConfig) -> None:
+    """Checks of the sweep's own keys (before any model config is composed).
+
+    Raises:
+        ConfigError: naming the key and what is allowed.
+    """
+    from sim.core.config import parse_date
+
+    name = sweep.experiment.name
+    if not PLAIN_NAME.fullmatch(name) or name in (".", ".."):
+        raise ConfigError(
+            f"experiment.name: {name!r} is not a plain name; use letters, digits, '_', '-' "
+            "and '.' only (it names the folder <results_dir>/<name>/; choose the folder "
+            "with results_dir=...)"
+        )
+    ex = sweep.executor
+    if ex.kind not in ("local", "dask"):
+        raise ConfigError(f"executor.kind: {ex.kind!r} is not allowed; choose local or dask")
+    if ex.workers is not None and ex.workers < 1:
+        raise ConfigError(
+            f"executor.workers: must be at least 1 (or null: all cores), got {ex.workers}"
+        )
+    if ex.chunk_size < 0:
+        raise ConfigError(
+            f"executor.chunk_size: must be at least 0 (0: automatic), got {ex.chunk_size}"
+        )
+    if not ex.connect_timeout_s > 0:
+        raise ConfigError(
+            f"executor.connect_timeout_s: must be above 0 seconds, got {ex.connect_timeout_s}"
+        )
+    if not sweep.lock_wait_s >= 0:
+        raise ConfigError(f"lock_wait_s: must be at least 0 seconds, got {sweep.lock_wait_s}")
+    if sweep.on_code_change not in ON_CODE_CHANGE:
+        raise ConfigError(
+            f"on_code_change: {sweep.on_code_change!r} is not allowed; choose one of "
+            f"{', '.join(ON_CODE_CHANGE)}"
+        )
+    for i, d in enumerate(sweep.experiment.snapshot_dates):
+        parse_date(d, f"experiment.snapshot_dates[{i}]")
+    resolve_run_function(sweep.run_function, sweep.allow_custom_run_function)
+
+
+def resolve_run_function(path: str, allow_custom: bool = False) -> Callable:
+    """The run function named ``module:function``, checked before anything runs.
+
+    Raises:
+        ConfigError: not one of :data:`RUN_FUNCTIONS` (unless ``allow_custom``),
+            malformed, not importable or not callable.
+    """
+    if path not in RUN_FUNCTIONS and not allow_custom:
+        raise ConfigError(
+            f"run_function: {path!r} is not one of the project's run functions "
+            f"({', '.join(RUN_FUNCTIONS)}); set allow_custom_run_function=true to run "
+            "your own module:function (its module is imported and run)"
+        )
+    module, sep, name = path.partition(":")
+    if not sep or not module or not name.isidentifier():
+        raise ConfigError(f"run_function: {path!r} is not of the form module:function")
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except ImportError as exc:
+        raise ConfigError(f"run_function: cannot import module {module!r} ({exc})") from None
+    except AttributeError:
+        raise ConfigError(f"run_function: module {module!r} has no {name!r}") from None
+    if not callable(fn):
+        raise ConfigError(f"run_function: {path!r} is not callable")
+    return fn
+
+
+#: Model keys a profile sets, so that an error on one of them names the profile key.
+PROFILE_KEYS = {
+    "merchants.count": "profile.merchants",
+    "time.end_date": "profile.end_date",
+    "time.spinup_weeks": "profile.spinup_weeks",
+}
+
+
+def _blame_profile(message: str, prof: ProfileConfig) -> str | None:
+    """A model-config error caused by a profile value, reworded to name the profile key."""
+    key = message.split(":", 1)[0]
+    if key not in PROFILE_KEYS:
+        return None
+    return f"{PROFILE_KEYS[key]}: {message} (the profile sets {key})"
+
+
+def require_merchants(cfg: SimConfig, key: str = "merchants.count") -> None:
+    """Entry points need at least one firm: with none the market stays empty.
+
+    Raises:
+        ConfigError: ``merchants.count`` is 0.
+    """
+    if cfg.merchants.count < 1:
+        raise ConfigError(
+            f"{key}: 0 firms gives an empty market (entry is a share of the initial firms, "
+            "so none ever enters); use at least 1"
+        )
 
 
 def profile_overrides(profile: ProfileConfig) -> list[str]:
@@ -128,15 +271,12 @@ def expand(sweep: SweepConfig) -> tuple[list[DesignPoint], list[RunSpec]]:
     from .compose import compose_config
 
     exp, prof = sweep.experiment, sweep.profile
+    check_sweep(sweep)
     reps = exp.replications if exp.replications is not None else prof.replications
     if reps < 1:
-        raise ConfigError(f"replications: must be at least 1, got {reps}")
-    if sweep.executor.kind not in ("local", "dask"):
-        raise ConfigError(
-            f"executor.kind: {sweep.executor.kind!r} is not allowed; choose local or dask"
-        )
-    if sweep.executor.workers is not None and sweep.executor.workers < 1:
-        raise ConfigError(f"executor.workers: must be at least 1, got {sweep.executor.workers}")
+        where = "experiment." if exp.replications is not None else "profile."
+        where += "replications"
+        raise ConfigError(f"{where}: must be at least 1, got {reps}")
     design = dataclasses.replace(exp.design)
     if prof.samples is not None:
         design.samples = prof.samples
@@ -155,9 +295,15 @@ def expand(sweep: SweepConfig) -> tuple[list[DesignPoint], list[RunSpec]]:
                 [*exp.base, *profile_overrides(prof), *exp.scenarios.get(s, [])]
             )
         except ConfigError as exc:
+            blamed = _blame_profile(str(exc), prof)
+            if blamed:
+                raise ConfigError(blamed) from None
             where = f"experiment.scenarios.{s}" if s else "experiment.base"
             raise ConfigError(f"{where}: {exc}") from None
+        if bases[s].merchants.count < 1:
+            require_merchants(bases[s], "profile.merchants")
     check_design(design, bases[scenarios[0]])
+    code = code_key(code_version()) if sweep.on_code_change == "separate" else None
     points = design_points(design, list(exp.scenarios))
     specs = []
     for pt in points:
@@ -167,7 +313,7 @@ def expand(sweep: SweepConfig) -> tuple[list[DesignPoint], list[RunSpec]]:
                 cfg = apply_params(base, pt.params, base.seed, rep)
             except ConfigError as exc:
                 raise ConfigError(f"design point {pt.point_id} {pt.params}: {exc}") from None
-            run_id = config_hash(cfg)[:16]
+            run_id = run_identity(cfg, exp.snapshot_dates, sweep.run_function, code)
             specs.append(
                 RunSpec(run_id, pt.point_id, pt.scenario, rep, pt.params, cfg, exp.snapshot_dates)
             )
@@ -269,6 +415,7 @@ def simulate_with(
 
 
 def _resolve_function(path: str):
+    # checked in the parent by check_sweep; a worker only imports it
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
 
@@ -288,6 +435,7 @@ def run_chunk(specs: list[RunSpec], run_function: str) -> list[dict[str, Any]]:
     """Execute a chunk of runs (in a worker); a failing run is returned as data."""
     fn = _resolve_function(run_function)
     host = socket.gethostname()
+    code = code_version()  # the code of the process that runs them
     out = []
     for spec in specs:
         t0 = time.perf_counter()
@@ -303,6 +451,7 @@ def run_chunk(specs: list[RunSpec], run_function: str) -> list[dict[str, Any]]:
                 "error": error,
                 "duration_s": time.perf_counter() - t0,
                 "host": host,
+                "code": code,
                 "result": res,
             }
         )
@@ -347,11 +496,14 @@ class LocalExecutor:
             for c in chunks:
                 yield run_chunk(c, run_function)
             return
-        from concurrent.futures import as_completed
+        from concurrent.futures import FIRST_COMPLETED, wait
 
-        futures = [self._pool.submit(run_chunk, c, run_function) for c in chunks]
-        for fut in as_completed(futures):
-            yield fut.result()
+        yield from _bounded(
+            chunks,
+            lambda c: self._pool.submit(run_chunk, c, run_function),
+            lambda pending: wait(pending, return_when=FIRST_COMPLETED).done,
+            2 * self.workers,
+        )
 
 
 class DaskExecutor:
@@ -396,11 +548,35 @@ class DaskExecutor:
             self.cluster.close()
 
     def map_unordered(self, chunks, run_function):
-        from distributed import as_completed
+        from distributed import wait
 
-        futures = [self.client.submit(run_chunk, c, run_function, pure=False) for c in chunks]
-        for fut in as_completed(futures):
-            yield fut.result()
+        yield from _bounded(
+            chunks,
+            lambda c: self.client.submit(run_chunk, c, run_function, pure=False),
+            lambda pending: wait(list(pending), return_when="FIRST_COMPLETED").done,
+            2 * self.workers,
+        )
+
+
+def _bounded(chunks, submit, wait_any, window: int):
+    """Yield chunk results as they finish, with at most ``window`` chunks submitted at once.
+
+    A finished future is dropped as soon as its result is handed over, so the
+    parent (and a Dask cluster) holds the results of at most ``window`` chunks,
+    not of the whole sweep (a list of all futures kept every result alive).
+    """
+    queue = list(reversed(chunks))
+    pending: set = set()
+    while queue or pending:
+        while queue and len(pending) < window:
+            pending.add(submit(queue.pop()))
+        for fut in list(wait_any(pending)):
+            pending.discard(fut)
+            result = fut.result()
+            if hasattr(fut, "release"):
+                fut.release()  # Dask: let the worker forget the result
+            del fut
+            yield result
 
 
 def make_executor(cfg: ExecutorConfig):
@@ -438,26 +614,6 @@ def experiment_dir(sweep: SweepConfig) -> Path:
     return Path(sweep.results_dir) / sweep.experiment.name
 
 
-def _manifest_row(item: dict[str, Any], attempt: int) -> dict[str, Any]:
-    spec: RunSpec = item["spec"]
-    row = {
-        "run_id": spec.run_id,
-        "point_id": spec.point_id,
-        "scenario": spec.scenario,
-        "replicate": spec.replicate,
-        "seed": spec.config.seed,
-        "status": item["status"],
-        "error": item["error"],
-        "duration_s": item["duration_s"],
-        "host": item["host"],
-        "finished_utc": pd.Timestamp.now(tz="UTC").isoformat(),
-        "attempt": attempt,
-    }
-    for k, v in spec.params.items():
-        row[f"param.{k}"] = v
-    return row
-
-
 def _tag(df: pd.DataFrame | None, spec: RunSpec) -> pd.DataFrame | None:
     if df is None:
         return None
@@ -476,56 +632,55 @@ def run_sweep(
 
     Runs already stored with status "ok" are skipped, failed ones retried.
     With ``fail_fast`` the sweep stops after the first failed chunk is stored.
+    Nothing is written before the config is checked and the executor is up;
+    then the store's writer lock is held until the end.
+
+    Raises:
+        ConfigError: a bad config or an unreachable executor (nothing written).
+        StoreError: another writer holds the store (``StoreBusy``), the store is
+            damaged or not writable, or stored runs of this design were made by
+            other code (``CodeChanged``; see ``on_code_change``).
     """
     if specs is None:
         points, specs = expand(sweep)
+    else:
+        check_sweep(sweep)
     root = experiment_dir(sweep)
     store = Store(root)
-    store.prepare()
-    manifest = store.read_manifest()
-    attempts = (
-        dict(zip(manifest["run_id"], manifest["attempt"], strict=True)) if len(manifest) else {}
-    )
-    done = store.done_runs()
-    todo = [s for s in specs if s.run_id not in done]
-    store.write_json(
-        "design.json",
-        {
-            "experiment": dataclasses.asdict(sweep.experiment),
-            "profile": dataclasses.asdict(sweep.profile),
-            "points": [dataclasses.asdict(p) for p in points or []],
-            "runs": [
-                {
-                    "run_id": s.run_id,
-                    "point_id": s.point_id,
-                    "scenario": s.scenario,
-                    "replicate": s.replicate,
-                }
-                for s in specs
-            ],
-        },
-    )
-    started = time.time()
     executor = make_executor(sweep.executor)
-    n_done = n_failed = 0
-    t0 = time.perf_counter()
-    with executor as ex:
+    with executor as ex, store.lock(sweep.lock_wait_s, hint="lock_wait_s=<seconds>"):
+        store.prepare()
+        damage = store.verify(checksums=False)
+        if not damage.ok:
+            raise store.damaged("; ".join(damage.lines()[:3]))
+        manifest = store.read_manifest()
+        _check_code(store, manifest, specs, sweep)
+        attempts = (
+            dict(zip(manifest["run_id"], manifest["attempt"], strict=True)) if len(manifest) else {}
+        )
+        done = set(manifest.loc[manifest["status"] == "ok", "run_id"]) if len(manifest) else set()
+        todo = [s for s in specs if s.run_id not in done]
+        store.write_json("design.json", _design_doc(sweep, specs, points))
+        started = time.time()
+        n_done = n_failed = 0
+        t0 = time.perf_counter()
         size = chunk_size(len(todo), ex.workers, sweep.executor.chunk_size)
-        chunks = _chunks(todo, size)
         bar = _progress(len(todo), sweep.progress, root.name)
         try:
-            for items in ex.map_unordered(chunks, sweep.run_function):
-                rows, tables = [], {"timeseries": [], "flows": [], "summary": [], "portfolios": []}
+            for items in ex.map_unordered(_chunks(todo, size), sweep.run_function):
+                rows, tables = [], {name: [] for name in TABLES}
                 for item in items:
                     spec = item["spec"]
                     rows.append(_manifest_row(item, attempts.get(spec.run_id, 0) + 1))
-                    res = item["result"]
+                    res = item.pop("result")
                     if item["status"] == "ok":
                         tables["timeseries"].append(_tag(res["timeseries"], spec))
                         tables["flows"].append(_tag(res["flows"], spec))
                         tables["portfolios"].append(_tag(res.get("portfolios"), spec))
                         tables["summary"].append(_tag(pd.DataFrame([_flat(res["summary"])]), spec))
+                    del res
                 store.write_chunk(rows, tables)
+                del items, tables
                 ok = sum(r["status"] == "ok" for r in rows)
                 n_done += ok
                 n_failed += len(rows) - ok
@@ -534,11 +689,96 @@ def run_sweep(
                     break
         finally:
             bar.close()
-    wall = time.perf_counter() - t0
-    if todo or store.read_json("provenance.json") is None:
-        # a resume with nothing left to run keeps the provenance of the runs it found
-        store.write_json("provenance.json", _sweep_provenance(sweep, started, len(specs)))
+        wall = time.perf_counter() - t0
+        if todo or store.read_json("provenance.json") is None:
+            # a resume with nothing left to run keeps the provenance of the session that ran
+            store.write_json(
+                "provenance.json", _sweep_provenance(sweep, started, specs, store.read_manifest())
+            )
     return SweepReport(len(specs), n_done, n_failed, len(specs) - len(todo), wall, root)
+
+
+def _design_doc(sweep: SweepConfig, specs: list[RunSpec], points) -> dict[str, Any]:
+    return {
+        "experiment": dataclasses.asdict(sweep.experiment),
+        "profile": dataclasses.asdict(sweep.profile),
+        "run_function": sweep.run_function,
+        "on_code_change": sweep.on_code_change,
+        "points": [dataclasses.asdict(p) for p in points or []],
+        "runs": [
+            {
+                "run_id": s.run_id,
+                "point_id": s.point_id,
+                "scenario": s.scenario,
+                "replicate": s.replicate,
+            }
+            for s in specs
+        ],
+    }
+
+
+def _describe(version: dict[str, Any]) -> str:
+    sha = version.get("git_sha")
+    git = "no git" if not isinstance(sha, str) else sha[:10]
+    if version.get("git_dirty") is True:
+        git += " with uncommitted changes"
+    src = version.get("source_sha256")
+    return f"source {src if isinstance(src, str) else 'unrecorded'} (git {git})"
+
+
+def _check_code(store: Store, manifest: pd.DataFrame, specs: list[RunSpec], sweep) -> None:
+    """Stop before reusing stored runs of this design that other code made.
+
+    Raises:
+        CodeChanged: with ``on_code_change=stop`` (the default).
+    """
+    if not len(manifest):
+        return
+    ids = {s.run_id for s in specs}
+    reused = manifest[(manifest["status"] == "ok") & manifest["run_id"].isin(ids)]
+    if not len(reused):
+        return
+    now = code_version()
+    key = code_key(now)
+    keys = reused["code_key"] if "code_key" in reused else pd.Series(None, index=reused.index)
+    other = reused[keys.fillna("") != key]
+    if not len(other):
+        return
+    first = other.iloc[0].to_dict()
+    raise CodeChanged(
+        f"{store.root}: {len(other)} of the {len(reused)} stored runs of this design were made "
+        f"by other code ({_describe(first)}, packages or Python may differ; now "
+        f"{_describe(now)}); they are not mixed with new runs. Re-run with "
+        "on_code_change=separate to run the design again under this code, keeping the old "
+        "runs apart (loaders read the new ones), or use a fresh results_dir"
+    )
+
+
+def _manifest_row(item: dict[str, Any], attempt: int) -> dict[str, Any]:
+    spec: RunSpec = item["spec"]
+    code = item.get("code") or {}
+    row = {
+        "run_id": spec.run_id,
+        "point_id": spec.point_id,
+        "scenario": spec.scenario,
+        "replicate": spec.replicate,
+        "seed": spec.config.seed,
+        "status": item["status"],
+        "error": item["error"],
+        "duration_s": item["duration_s"],
+        "host": item["host"],
+        "finished_utc": pd.Timestamp.now(tz="UTC").isoformat(),
+        "attempt": attempt,
+        "git_sha": code.get("git_sha"),
+        "git_dirty": code.get("git_dirty"),
+        "source_sha256": code.get("source_sha256"),
+        "packages": code.get("packages"),
+        "python": code.get("python"),
+        "code_key": code_key(code) if code else None,
+    }
+    for k, v in spec.params.items():
+        row[f"param.{k}"] = v
+    return row
 
 
 def _progress(total: int, enabled: bool, label: str):
@@ -554,7 +794,25 @@ def _progress(total: int, enabled: bool, label: str):
     )
 
 
-def _sweep_provenance(sweep: SweepConfig, started: float, n_runs: int) -> dict[str, Any]:
+def _sweep_provenance(
+    sweep: SweepConfig, started: float, specs: list[RunSpec], manifest: pd.DataFrame
+) -> dict[str, Any]:
+    """This session's provenance and the code versions of the design's stored runs.
+
+    Each manifest row records the code that made its run; ``code_versions``
+    counts the successful runs of the current design per code version.
+    """
+    versions = []
+    if len(manifest) and "code_key" in manifest:
+        ids = {s.run_id for s in specs}
+        ok = manifest[(manifest["status"] == "ok") & manifest["run_id"].isin(ids)]
+        cols = ["code_key", "git_sha", "git_dirty", "source_sha256", "python"]
+        for vals, group in ok.groupby(cols, dropna=False, sort=True):
+            rec = {c: (None if pd.isna(v) else v) for c, v in zip(cols, vals, strict=True)}
+            rec["git_dirty"] = None if rec["git_dirty"] is None else bool(rec["git_dirty"])
+            rec["packages"] = json.loads(group["packages"].iloc[0] or "null")
+            rec["runs"] = len(group)
+            versions.append(rec)
     return {
         **git_version(),
         "packages": package_versions(),
@@ -566,6 +824,7 @@ def _sweep_provenance(sweep: SweepConfig, started: float, n_runs: int) -> dict[s
         "experiment": sweep.experiment.name,
         "profile": sweep.profile.name,
         "executor": dataclasses.asdict(sweep.executor),
-        "runs": n_runs,
+        "runs": len(specs),
+        "code_versions": versions,
         "command": " ".join(sys.argv),
     }

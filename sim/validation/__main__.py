@@ -22,6 +22,7 @@ RUN_FUNCTION = "sim.validation.run:simulate"
 def main(argv: list[str] | None = None) -> int:
     """Run the validation sweep and write its report; return the exit status."""
     from sim.engine.compose import compose_sweep
+    from sim.engine.store import StoreError
     from sim.engine.sweep import experiment_dir, run_sweep
 
     from .report import write_report
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             report = run_sweep(sweep)
             print(report.line())
             failed = report.failed
-    except ConfigError as exc:
+    except (ConfigError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     root = experiment_dir(sweep)

@@ -417,6 +417,17 @@ def _stage1(targets, sweep, specs, opts, base):
 
 def main(argv: list[str] | None = None) -> int:
     """Run (or resume) both stages and write the report; return the exit status."""
+    from sim.engine.store import StoreError
+
+    try:
+        return _main(argv)
+    except StoreError as exc:  # busy, damaged or unwritable store; runs of other code
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """Run (or resume) both stages and write the report; return the exit status."""
     from sim.engine.compose import compose_config, compose_sweep
     from sim.engine.sweep import expand, experiment_dir, profile_overrides, run_sweep
 
