@@ -16,7 +16,8 @@ the 95% interval of that difference, ``|m_a - m_b| <= t_{0.975, df} se``
 (Welch), with a Bonferroni correction over the outcomes x sizes compared (so a
 family-wise 5%). It also reports, per size, the largest share of a platform's
 weekly GMV held by one model firm (and by one super-individual, weight > 1
-real firm) and the largest weekly join flow onto a platform as a share of the
+real firm; and in weeks in which at least 1% of the alive firms sell on the
+platform) and the largest weekly join flow onto a platform as a share of the
 alive firms.
 
     .venv/bin/python -m benchmarks.scale_invariance                  # 2k, 5k, 20k x 10
@@ -65,7 +66,9 @@ def one_run(args: tuple[int, int, tuple[str, ...]]) -> dict:
     P = m.P
     top_any = np.zeros(P)
     top_super = np.zeros(P)
-    top_any_100 = np.zeros(P)  # weeks with at least 100 model firms on the platform
+    top_any_est = np.zeros(P)  # weeks in which 1% or more of the alive firms sell there
+    first_sale = np.full(P, -1)  # first recorded week with sales
+    last_over = np.full(P, -1)  # last recorded week in which one model firm held > 5%
     measures = {}
     while m.running:
         m.step()
@@ -89,11 +92,16 @@ def one_run(args: tuple[int, int, tuple[str, ...]]) -> dict:
                 continue
             share = per / tot
             top_any[p] = max(top_any[p], share.max())
+            if first_sale[p] < 0:
+                first_sale[p] = m.t
+            if share.max() > 0.05:
+                last_over[p] = m.t
             sup = f.weight[: f.n] * m.scale > 1.0 + 1e-9
             if sup.any():
                 top_super[p] = max(top_super[p], share[sup].max())
-            if (per > 0).sum() >= 100:
-                top_any_100[p] = max(top_any_100[p], share.max())
+            sellers = f.weight[: f.n][per > 0].sum()
+            if sellers >= 0.01 * f.weight[: f.n][f.alive[: f.n]].sum():
+                top_any_est[p] = max(top_any_est[p], share.max())
     R = m.recorder.data
     alive = R["alive_merchants"][:, 0, :].sum(axis=1)
     joins = R["joins"].sum(axis=2)
@@ -109,8 +117,12 @@ def one_run(args: tuple[int, int, tuple[str, ...]]) -> dict:
         platforms=m.platform_names,
         top_firm_gmv_share=top_any.tolist(),
         top_super_individual_gmv_share=top_super.tolist(),
-        top_firm_gmv_share_100=top_any_100.tolist(),
+        top_firm_gmv_share_established=top_any_est.tolist(),
         max_weekly_join_share=weekly.max(axis=0).tolist(),
+        # weeks from a platform's first sales to the last week a model firm held > 5% of them
+        weeks_until_no_firm_over_5pct=[
+            int(lo - fs + 1) if lo >= 0 else 0 for fs, lo in zip(first_sale, last_over, strict=True)
+        ],
         association_members_real_start=summary["association_members_real_start"],
     )
     release_model(m)
@@ -185,12 +197,17 @@ def markdown(result: dict) -> str:
     plats = result["runs"][0]["platforms"]
     lines.append(
         "| firms | largest weekly GMV share of one model firm (any week) | ... of one "
-        "super-individual (weight > 1) | ... in weeks with 100+ model firms listed | "
-        "largest weekly joins / alive firms |"
+        "super-individual (weight > 1) | ... in weeks with 1%+ of the firms selling there | "
+        "largest weekly joins / alive firms | weeks from first sales until no model firm holds "
+        "> 5% (max over replications) |"
     )
-    lines.append("|---:|---|---|---|---|")
+    lines.append("|---:|---|---|---|---|---|")
     for n in sizes:
         rs = [r for r in result["runs"] if r["count"] == n]
+
+        def weeks(rs=rs):
+            v = np.max([r["weeks_until_no_firm_over_5pct"] for r in rs], axis=0)
+            return ", ".join(f"{p} {int(x)}" for p, x in zip(plats, v, strict=True))
 
         def worst(key, rs=rs):
             v = np.max([r[key] for r in rs], axis=0)
@@ -198,7 +215,8 @@ def markdown(result: dict) -> str:
 
         lines.append(
             f"| {n:,} | {worst('top_firm_gmv_share')} | {worst('top_super_individual_gmv_share')}"
-            f" | {worst('top_firm_gmv_share_100')} | {worst('max_weekly_join_share')} |"
+            f" | {worst('top_firm_gmv_share_established')} | {worst('max_weekly_join_share')} |"
+            f" {weeks(rs)} |"
         )
     return "\n".join(lines)
 

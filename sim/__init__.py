@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["ConfigError", "MarketModel", "RunResult", "SimConfig", "compose_config", "run"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _WHERE = {
     "MarketModel": "sim.core.model",

@@ -215,7 +215,11 @@ LONG = "9" * 20_000
 MORE = {
     "yaml_tag_in_value": ("seed=!!python/x", "seed", ["!!python", "not accepted"]),
     "unquoted_unicode": ("policy.name=日本", "policy.name", ["quote"]),
-    "value_for_a_group": ("merchants=5", "merchants", ["count", "scale", "not a single value"]),
+    "value_for_a_group": (
+        "merchants=5",
+        "merchants",
+        ["count", "real_firms", "not a single value"],
+    ),
     "no_equals_sign": ("foo", "foo", ["key=value", "merchants"]),
     "unknown_origin": ("merchants.origins.XX.share=0.5", "merchants.origins.XX", ["CN", "other"]),
     "preset_path": ("policy=../config", "policy", ["crackdown_2021", "none", "coordinated"]),
