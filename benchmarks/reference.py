@@ -10,8 +10,9 @@ function of ``sim/core`` (``campaign_decision``, ``update_inflation``,
 ``age_evidence``, ``store_weight``, ``allocate_sales``, ``store_fees``,
 ``audit_probabilities``, ``detection_probability``, ``hold_amount``,
 ``penalty_for_strike``, ``pooled_penalty_rate``, ``update_risk``,
-``expected_sales``, ``anticipated_base``, ``join_value``, ...), called per
-agent on that agent's own numbers; the population is drawn by the same
+``expected_sales``, ``join_value``, ...), called per agent on that agent's
+own numbers (the anticipated seller base of ``merchants.anticipated_base`` by
+its definition, ``bisect_base``); the population is drawn by the same
 sampling design (``sim/core/population.py``), each merchant standing for
 ``omega`` real firms. The weekly schedule is the one of ``MarketModel.step``.
 
@@ -336,12 +337,12 @@ class RefMerchant(mesa.Agent):
         """Phase 7, second part: join (at the anticipated base), leave, exit."""
         m, b = self.model, self.model.cfg.behaviour
         pros, cur = plan["pros"], plan["cur"]
-        est = np.where(
-            plan["listed"],
-            pros["est"],
-            mr.expected_sales(m.platform_demand, pros["w_new"], base, self.omega),
-        )
-        j = self.join_value(pros, est, plan["cost"], plan["cash_in"])
+        # candidates (eligible, worth joining at the current base) are valued again at
+        # the anticipated base
+        j = self.join_value(pros, pros["est"], plan["cost"], plan["cash_in"])
+        cand = plan["eligible"] & (j > 0)
+        est = mr.expected_sales(m.platform_demand, pros["w_new"], base, self.omega)
+        j = np.where(cand, self.join_value(pros, est, plan["cost"], plan["cash_in"]), j)
         wish = plan["eligible"] & (j > 0)
         join = best_only((wish & (plan["u_vetting"] < m.vetting))[None, :], j[None, :])[0]
         value, profit = pros["value"], pros["profit"]
@@ -390,7 +391,32 @@ def anticipated_bases(model: ReferenceModel, plans: list[dict]) -> np.ndarray:
             out[k] = f.join_value(pros, est, plan["cost"], plan["cash_in"], q) > 0
         return out
 
-    return mr.anticipated_base(pairs[0][0]["pros"]["others"], pq, mass, joins_at)
+    return bisect_base(pairs[0][0]["pros"]["others"], pq, mass, joins_at)
+
+
+def bisect_base(base, pair_platform, pair_mass, joins_at, iterations: int = 40):
+    """The definition of ``merchants.anticipated_base``, by plain bisection in numpy.
+
+    The smallest ``W >= W_q`` with ``W_q + sum_{pairs joining at W} mass <= W`` per
+    platform; ``joins_at(W)`` gives each candidate pair's decision at bases ``W``.
+    Written independently of the engine's compiled kernel (same definition,
+    a fixed number of halvings instead of its relative stopping rule).
+    """
+    P = base.size
+    lo = np.asarray(base, dtype=np.float64).copy()
+    hi = lo + np.bincount(pair_platform, weights=pair_mass, minlength=P)
+    mass0 = np.bincount(pair_platform, weights=pair_mass * joins_at(lo), minlength=P)
+    hi = np.where(mass0 > 0, hi, lo)  # nobody joins at the current base: nothing to anticipate
+    for _ in range(iterations):
+        open_ = hi > lo
+        if not open_.any():
+            break
+        mid = np.where(open_, 0.5 * (lo + hi), hi)
+        mass = np.bincount(pair_platform, weights=pair_mass * joins_at(mid), minlength=P)
+        ok = base + mass <= mid
+        hi = np.where(open_ & ok, mid, hi)
+        lo = np.where(open_ & ~ok, mid, lo)
+    return hi
 
 
 class RefEnforcer:
@@ -860,8 +886,10 @@ class ReferenceModel(mesa.Model):
             base = anticipated_bases(self, plans)
             for plan in plans:
                 f, pros = plan["firm"], plan["pros"]
+                j = f.join_value(pros, pros["est"], plan["cost"], plan["cash_in"])
+                cand = plan["eligible"] & (j > 0)
                 est = mr.expected_sales(self.platform_demand, pros["w_new"], base, f.omega)
-                j = f.join_value(pros, est, plan["cost"], plan["cash_in"])
+                j = np.where(cand, f.join_value(pros, est, plan["cost"], plan["cash_in"]), j)
                 ok = plan["eligible"] & (j > 0) & (plan["u_vetting"] < self.vetting)
                 join = best_only(ok[None, :], j[None, :])[0]
                 if not join.any():

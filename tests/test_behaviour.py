@@ -57,9 +57,17 @@ def test_crackdown_bans_stores(paired):
 
 @pytest.mark.slow
 def test_crackdown_lowers_grey_share_on_amazon(paired):
-    """Deterrence: under the calibrated crackdown Amazon's grey share falls by about a
-    third by end-2021 against the paired no-crackdown run (0.32 vs 0.49 here)."""
+    """Deterrence: under the crackdown Amazon's grey share falls against the paired
+    no-crackdown run, slowly at first and then for good.
+
+    Model v2 part 1 (evidence must accumulate before a store is detected, and
+    firms learn the risk from pooled per-store-week rates): 0.39 vs 0.45 at
+    end-2021 (-13%) and 0.07 vs 0.48 at the end of 2025 here. Under v0.1 the
+    end-2021 fall was about a third; the shallower 2021 response is the
+    documented miss of ``cn_share_amazon_end_2021`` (docs/validation.md),
+    left to the recalibration of "Evidence v2".
+    """
     none, crack = paired
-    for label in ("end_2021", "end"):
-        key = f"grey_share_amazon_{label}"
-        assert crack[key] < 0.8 * none[key], (key, crack[key], none[key])
+    assert crack["grey_share_amazon_end_2021"] < 0.95 * none["grey_share_amazon_end_2021"]
+    assert crack["grey_share_amazon_end_2023"] < 0.6 * none["grey_share_amazon_end_2023"]
+    assert crack["grey_share_amazon_end"] < 0.3 * none["grey_share_amazon_end"]

@@ -250,14 +250,15 @@ def test_marginal_cost_of_unlisted_channel_is_total_cost_difference(exponent):
 
 
 def test_expected_weekly_profit_hand_values():
+    # positional (compiled rule): G, price, n, m_p, F_p, o_p, C_p
     got = mr.expected_weekly_profit(
-        est_gmv=np.array([[1000.0, 0.0], [500.0, 2000.0]]),
-        price=np.array([20.0, 25.0]),
-        n_stores=np.array([[2, 1], [1, 3]]),
-        margin_rate=np.array([0.2, 0.3]),
-        fixed_fee_week=np.array([10.0, 0.0]),
-        per_order_fee=np.array([0.0, 0.3]),
-        running_cost=np.array([[50.0, 40.0], [50.0, 40.0]]),
+        np.array([[1000.0, 0.0], [500.0, 2000.0]]),
+        np.array([20.0, 25.0])[:, None],
+        np.array([[2, 1], [1, 3]]),
+        np.array([0.2, 0.3]),
+        np.array([10.0, 0.0]),
+        np.array([0.0, 0.3]),
+        np.array([[50.0, 40.0], [50.0, 40.0]]),
     )
     # 200 - 2*10 - 50; 0 - 40; 100 - 10 - 50; 600 - 0.3 * 2000/25 - 40
     assert_allclose(got, [[130.0, -40.0], [40.0, 536.0]])
@@ -320,16 +321,73 @@ def test_insurance_value_hand_values():
 
 
 def test_join_value_hand_values():
+    # positional: V, B, H, omega_o, one-off cost, one-off gain
     got = mr.join_value(
-        value=np.array([[10.0, -5.0]]),
-        insurance=np.array([[2.0, 3.0]]),
-        horizon_weeks=52.0,
-        willingness=np.array([1.5])[:, None],
-        one_off_cost=np.array([[6000.0, 3000.0]]),
-        one_off_gain=np.array([[0.0, 500.0]]),
+        np.array([[10.0, -5.0]]),
+        np.array([[2.0, 3.0]]),
+        52.0,
+        np.array([1.5])[:, None],
+        np.array([[6000.0, 3000.0]]),
+        np.array([[0.0, 500.0]]),
     )
     # 52 * (15 + 2) - 6000; 52 * (-7.5 + 3) - 3000 + 500
     assert_allclose(got, [[-5116.0, -2734.0]])
+
+
+def _terms(one_off_cost: np.ndarray) -> np.ndarray:
+    """``JOIN_TERMS`` rows for which ``join_value_at(G) = G - one_off_cost``."""
+    cols = dict.fromkeys(mr.JOIN_TERMS, 0.0)
+    cols.update(price=20.0, n_stores=1.0, margin_rate=1.0, horizon_weeks=1.0, willingness=1.0)
+    rows = np.array([[cols[k] for k in mr.JOIN_TERMS]] * one_off_cost.size)
+    rows[:, mr.JOIN_TERMS.index("one_off_cost")] = one_off_cost
+    return rows
+
+
+def test_join_value_at_composes_the_rules():
+    t = _terms(np.array([30.0]))[0]
+    assert mr.join_value_at(50.0, *t) == pytest.approx(20.0)
+    # the rules one by one, on a profitable risky channel with a fee holiday
+    args = dict(zip(mr.JOIN_TERMS, t, strict=True))
+    args.update(hazard=0.01, sanction_weeks=26.0, referral_rate=0.15, holiday_weeks=4.0)
+    args.update(exposure_loss=5.0, aversion=0.5, cash_in=100.0, onboarding=200.0)
+    g = 50.0
+    profit = g * 1.0 - 0.0 - 0.0 - 0.0
+    payout = g - 0.15 * g
+    loss = 26.0 * profit + 0.0 * payout + 200.0 * 1.0
+    value = profit - 0.01 * loss
+    gain = 100.0 + 4.0 * 0.15 * g
+    want = 1.0 * (1.0 * value + 0.5 * min(profit, 5.0)) - 30.0 + gain
+    assert mr.join_value_at(g, *[args[k] for k in mr.JOIN_TERMS]) == pytest.approx(want)
+
+
+def test_anticipated_base_hand_example():
+    """Five candidates of mass 10 on platform 0 (base 100, demand 1,000).
+
+    Candidate ``k`` joins while its expected sales ``1000 / (W + 10)`` exceed
+    its one-off cost, i.e. while ``W`` is below its cutoff 105, 115, 125, 135
+    or 200. At ``W`` in [115, 125) 30 join (100 + 30 > W); at 125 only the last
+    two do (100 + 20 <= 125): the anticipated base is 125. Platform 1 has a
+    candidate that never joins: its base stays.
+    """
+    cutoffs = np.array([105.0, 115.0, 125.0, 135.0, 200.0, 1.0])
+    cost = 1000.0 / (cutoffs + 10.0)
+    platform = np.array([0, 0, 0, 0, 0, 1])
+    n = platform.size
+    base = np.array([100.0, 50.0])
+    mass = np.full(n, 10.0)
+    got = mr.anticipated_base(
+        base, platform, mass, np.full(n, 1000.0), np.ones(n), np.full(n, 10.0),
+        _terms(cost), 60, 1e-9,
+    )  # fmt: skip
+    assert got[0] == pytest.approx(125.0, rel=1e-8)
+    assert got[0] >= 125.0  # the smallest base at which the joiners fit, from above
+    assert got[1] == 50.0
+    # nobody wants to join: nothing to anticipate
+    none = mr.anticipated_base(
+        base, platform, mass, np.full(n, 1.0), np.ones(n), np.full(n, 10.0),
+        _terms(cost), 60, 1e-9,
+    )  # fmt: skip
+    assert_array_equal(none, base)
 
 
 # -------------------------------------------------------------- attributes

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import platforms as pl
-from .demand import allocate_sales, rating_factor, store_weight_from_factors
+from .demand import allocate_sales, store_weight_from_factors
 from .jit import kernel
 from .merchants import (
     age_evidence,
@@ -195,12 +195,15 @@ def campaigns(
 
     Evaluates ``campaign_reviews``, ``campaign_cost``, ``perceived_detection``,
     ``campaign_decision`` and ``update_inflation`` (merchants.py) per store, in
-    store order, and ages every store's evidence and suspicion
-    (``age_evidence``, retention per platform). Writes the live-store index
+    store order, and ages the evidence and suspicion of every live store
+    (``age_evidence``, retention per platform; closed and banned stores are
+    never audited again, so theirs are left as they were). Writes the live-store index
     list into ``live_idx`` and returns how many there are; for phase 3 it also
-    leaves ``demand.rating_factor`` of each live store in ``rating_fac``
-    (``R_s = q_f + I_s``) and zeroes last week's sales of stores that no longer
-    sell. The campaign cost ``K`` is summed per (platform, firm) into
+    leaves the displayed rating ``R_s = q_f + I_s`` of each live store in
+    ``rating_fac`` (the caller turns it into ``demand.rating_factor`` on the
+    whole array, where numpy's vectorised ``exp`` is several times faster than
+    a scalar one per store) and zeroes last week's sales of stores that no
+    longer sell. The campaign cost ``K`` is summed per (platform, firm) into
     ``camp_pair`` (zero on entry), store by store in store order, in a register
     while consecutive stores share the pair.
     """
@@ -239,15 +242,21 @@ def campaigns(
             s_camp += cost
             infl = update_inflation(inflation[i], decide, gain_stars, rho)
             inflation[i] = infl
-            rating_fac[k - 1] = rating_factor(quality[f] + infl, beta_r)
+            rating_fac[k - 1] = quality[f] + infl  # displayed rating R_s
         else:
             inflation[i] = 0.0
             gmv[i] = 0.0
             net_sales[i] = 0.0
         campaign_flag[i] = decide
-        fake_live[i] += bought
-        evidence[i] = age_evidence(evidence[i], bought, evidence_keep[p])
-        suspicion[i] = age_evidence(suspicion[i], 0.0, suspicion_keep[p])
+        if ACTIVE <= s <= SUSPENDED:  # closed and banned stores are never audited again
+            if bought > 0.0:
+                fake_live[i] += bought
+            ev = evidence[i]
+            if ev > 0.0 or bought > 0.0:  # most stores never bought: nothing to write
+                evidence[i] = age_evidence(ev, bought, evidence_keep[p])
+            su = suspicion[i]
+            if su > 0.0:
+                suspicion[i] = age_evidence(su, 0.0, suspicion_keep[p])
         ring_slot[i] = bought
     if cp >= 0:
         camp_pair[cp, cf] = s_camp

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import special, stats
 
 from .config import OriginConfig
-from .jit import rule
+from .jit import kernel, rule
 from .population import Design, expected_size, size_at
 from .state import STATUS_NAMES
 
@@ -306,22 +306,18 @@ def marginal_channel_costs(listed: np.ndarray, cost: np.ndarray, exponent: float
     return np.where(listed, cost[None, :] * now, cost[None, :] * nxt + extra)
 
 
+@rule
 def expected_weekly_profit(
-    est_gmv: np.ndarray,
-    price: np.ndarray,
-    n_stores: np.ndarray,
-    margin_rate: np.ndarray,
-    fixed_fee_week: np.ndarray,
-    per_order_fee: np.ndarray,
-    running_cost: np.ndarray,
-) -> np.ndarray:
-    """Expected weekly profit on a platform (arrays broadcast; USD/week).
+    est_gmv, price, n_stores, margin_rate, fixed_fee_week, per_order_fee, running_cost
+):
+    """Expected weekly profit on a platform (USD/week).
 
     ``pi_fp = G_fp m_p - n_fp F_p - o_p G_fp / price_f - C_p`` with ``G`` the
     expected sales, ``m_p`` gross margin minus the platform's variable take,
     ``F_p`` the fixed fee per store and week, ``o_p`` the per-order fee and
-    ``C_p`` the firm's own running cost of being on the platform. ``price``
-    must broadcast against ``est_gmv`` (firms x platforms: pass ``price[:, None]``).
+    ``C_p`` the firm's own running cost of being on the platform.
+
+    Args (positional; arrays broadcast): G, price, n, m_p, F_p, o_p, C_p.
     """
     return (
         est_gmv * margin_rate
@@ -331,45 +327,35 @@ def expected_weekly_profit(
     )
 
 
+@rule
 def expected_payout(
-    est_gmv: np.ndarray,
-    price: np.ndarray,
-    n_stores: np.ndarray,
-    referral_rate: np.ndarray,
-    fulfilment_rate: np.ndarray,
-    per_order_fee: np.ndarray,
-    fixed_fee_week: np.ndarray,
-) -> np.ndarray:
+    est_gmv, price, n_stores, referral_rate, fulfilment_rate, per_order_fee, fixed_fee_week
+):
     """Expected weekly payout balance on a platform: sales minus the platform's charges.
 
     ``P_fp = G_fp - fee(G_fp)`` with the charges of ``platforms.store_fees`` on
     the expected sales of the firm's ``n_fp`` stores (no fee holiday); this is
     what a fund hold freezes (enforcement.hold_amount).
+
+    Args (positional): G, price, n, r_p, f_p, o_p, F_p.
     """
     fees = est_gmv * referral_rate + est_gmv * fulfilment_rate + per_order_fee * est_gmv / price
     return est_gmv - (fees + n_stores * fixed_fee_week)
 
 
-def penalty_hazard(p_hat: np.ndarray, exposure: np.ndarray) -> np.ndarray:
+@rule
+def penalty_hazard(p_hat, exposure):
     """Perceived weekly chance of a penalty per store: ``h_fp = min(1, p_hat_fp e_f)``.
 
     ``e_f`` is the firm's exposure: its effective propensity to manipulate plus,
-    for the honest remainder, a collateral share (false positives, sweeps);
-    ``exposure`` must broadcast against ``p_hat`` (pass ``e[:, None]`` for a matrix).
+    for the honest remainder, a collateral share (false positives, sweeps).
     Unit: penalties per store and week, like the perceived rate ``r`` it derives from.
     """
-    return np.minimum(1.0, p_hat * exposure)
+    return min(1.0, p_hat * exposure)
 
 
-def penalty_loss(
-    profit: np.ndarray,
-    payout: np.ndarray,
-    n_stores: np.ndarray,
-    sanction_weeks: float,
-    held_weeks: np.ndarray,
-    forfeit_share: np.ndarray,
-    onboarding: np.ndarray,
-) -> np.ndarray:
+@rule
+def penalty_loss(profit, payout, n_stores, sanction_weeks, held_weeks, forfeit_share, onboarding):
     """What penalties on all of a firm's stores on a platform would cost (USD).
 
     ``K_fp = S pi_fp^+ + phi_p h_p P_fp^+ + O_p n_fp``: lost profit for ``S``
@@ -378,15 +364,18 @@ def penalty_loss(
     are released) and the cost of rebuilding the stores. The expected weekly
     loss is ``h_fp K_fp`` with ``h_fp`` the per-store hazard: each of the
     ``n_fp`` stores carries ``K_fp / n_fp`` of it.
+
+    Args (positional): pi, P, n, S, h_p, phi_p, O_p.
     """
     return (
-        sanction_weeks * np.maximum(profit, 0.0)
-        + forfeit_share * held_weeks * np.maximum(payout, 0.0)
+        sanction_weeks * max(profit, 0.0)
+        + forfeit_share * held_weeks * max(payout, 0.0)
         + onboarding * n_stores
     )
 
 
-def risk_adjusted_value(profit: np.ndarray, hazard: np.ndarray, loss: np.ndarray) -> np.ndarray:
+@rule
+def risk_adjusted_value(profit, hazard, loss):
     """Weekly value of being listed: expected profit minus expected enforcement loss.
 
     ``V_fp = pi_fp - h_fp K_fp``; negative when the perceived hazard exceeds
@@ -395,16 +384,16 @@ def risk_adjusted_value(profit: np.ndarray, hazard: np.ndarray, loss: np.ndarray
     return profit - hazard * loss
 
 
-def insurance_value(profit: np.ndarray, exposure_loss: np.ndarray, aversion: float) -> np.ndarray:
+@rule
+def insurance_value(profit, exposure_loss, aversion):
     """Weekly value of adding a channel as insurance against losing the current ones.
 
     ``B_fq = psi min(pi_fq^+, X_f)`` with ``X_f = sum_{p listed} h_fp K_fp``
     (:func:`expected_enforcement_loss`) the expected weekly enforcement loss on
     the firm's current channels: the more it relies on risky platforms, the
-    more a new channel is worth (SCMP 2021). ``exposure_loss`` must broadcast
-    against ``profit``.
+    more a new channel is worth (SCMP 2021).
     """
-    return aversion * np.minimum(np.maximum(profit, 0.0), exposure_loss)
+    return aversion * min(max(profit, 0.0), exposure_loss)
 
 
 def expected_enforcement_loss(hazard: np.ndarray, loss: np.ndarray, listed: np.ndarray):
@@ -412,25 +401,66 @@ def expected_enforcement_loss(hazard: np.ndarray, loss: np.ndarray, listed: np.n
     return np.where(listed, hazard * loss, 0.0).sum(axis=-1)
 
 
-def join_value(
-    value: np.ndarray,
-    insurance: np.ndarray,
-    horizon_weeks: float,
-    willingness: np.ndarray,
-    one_off_cost: np.ndarray,
-    one_off_gain: np.ndarray,
-) -> np.ndarray:
-    """Value of opening stores on a platform now (arrays broadcast).
+@rule
+def join_value(value, insurance, horizon_weeks, willingness, one_off_cost, one_off_gain):
+    """Value of opening stores on a platform now (USD).
 
-    ``J_fq = H (omega_o V_fq + B_fq) - O_q n + subsidies + fee holiday``;
-    ``willingness`` (``omega_o``) must broadcast (pass ``w[:, None]`` for a matrix).
+    ``J_fq = H (omega_o V_fq + B_fq) - O_q n + subsidies + fee holiday``.
+
+    Args (positional): V, B, H, omega_o, one-off cost, one-off gain.
     """
     return horizon_weeks * (willingness * value + insurance) - one_off_cost + one_off_gain
 
 
-def expected_sales(
-    demand: np.ndarray, own_weight: np.ndarray, base: np.ndarray, weight: np.ndarray
-) -> np.ndarray:
+@rule
+def join_value_at(
+    est_gmv,
+    price,
+    n_stores,
+    margin_rate,
+    fixed_fee_week,
+    per_order_fee,
+    running_cost,
+    referral_rate,
+    fulfilment_rate,
+    hazard,
+    sanction_weeks,
+    held_weeks,
+    forfeit_share,
+    onboarding,
+    exposure_loss,
+    aversion,
+    horizon_weeks,
+    willingness,
+    one_off_cost,
+    cash_in,
+    holiday_weeks,
+):
+    """:func:`join_value` of a platform at expected sales ``G`` (the rules above composed).
+
+    ``pi`` (:func:`expected_weekly_profit`), ``P`` (:func:`expected_payout`),
+    ``K`` (:func:`penalty_loss`), ``V`` (:func:`risk_adjusted_value`), ``B``
+    (:func:`insurance_value`) and ``J`` with the one-off gain ``cash_in + hol
+    r_p G`` (the referral fees a fee holiday saves). One compiled call per
+    evaluation: the anticipated-base search evaluates it many times a week.
+    """
+    profit = expected_weekly_profit(
+        est_gmv, price, n_stores, margin_rate, fixed_fee_week, per_order_fee, running_cost
+    )
+    payout = expected_payout(
+        est_gmv, price, n_stores, referral_rate, fulfilment_rate, per_order_fee, fixed_fee_week
+    )
+    loss = penalty_loss(
+        profit, payout, n_stores, sanction_weeks, held_weeks, forfeit_share, onboarding
+    )
+    value = risk_adjusted_value(profit, hazard, loss)
+    insurance = insurance_value(profit, exposure_loss, aversion)
+    gain = cash_in + holiday_weeks * referral_rate * est_gmv
+    return join_value(value, insurance, horizon_weeks, willingness, one_off_cost, gain)
+
+
+@rule
+def expected_sales(demand, own_weight, base, weight):
     """Expected weekly sales per real firm on a platform (USD/week).
 
     ``G^_fp = D_p w^_fp / (W'_p + omega_f w^_fp)``: the firm's honest weight
@@ -439,16 +469,58 @@ def expected_sales(
     stores, or the anticipated base of :func:`anticipated_base` for a join),
     where the firm's own super-individual counts ``omega_f`` times.
     """
-    return demand * own_weight / np.maximum(base + weight * own_weight, 1e-300)
+    return demand * own_weight / max(base + weight * own_weight, 1e-300)
 
 
+#: The inputs of :func:`join_value_at` after the expected sales, in order: the columns
+#: of the ``terms`` matrix of :func:`anticipated_base`.
+JOIN_TERMS = (
+    "price",
+    "n_stores",
+    "margin_rate",
+    "fixed_fee_week",
+    "per_order_fee",
+    "running_cost",
+    "referral_rate",
+    "fulfilment_rate",
+    "hazard",
+    "sanction_weeks",
+    "held_weeks",
+    "forfeit_share",
+    "onboarding",
+    "exposure_loss",
+    "aversion",
+    "horizon_weeks",
+    "willingness",
+    "one_off_cost",
+    "cash_in",
+    "holiday_weeks",
+)
+
+
+@kernel
+def _pair_join_value(est, t):
+    return join_value_at(
+        est, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11], t[12],
+        t[13], t[14], t[15], t[16], t[17], t[18], t[19],
+    )  # fmt: skip
+
+
+@kernel
+def _joining_mass(base, pair_platform, pair_mass, demand, own_weight, weight, terms, out):
+    for p in range(out.size):
+        out[p] = 0.0
+    for k in range(pair_platform.size):
+        q = pair_platform[k]
+        est = expected_sales(demand[k], own_weight[k], base[q], weight[k])
+        if _pair_join_value(est, terms[k]) > 0.0:
+            out[q] += pair_mass[k]
+
+
+@kernel
 def anticipated_base(
-    base: np.ndarray,
-    pair_platform: np.ndarray,
-    pair_mass: np.ndarray,
-    joins_at,
-    iterations: int = 30,
-) -> np.ndarray:
+    base, pair_platform, pair_mass, demand, own_weight, weight, terms, iterations, rtol
+):
     """Seller base each platform will have after this week's joins, as joiners anticipate it.
 
     Firms that review in the same week do not each expect a platform's whole
@@ -456,28 +528,43 @@ def anticipated_base(
     platform ``q`` with base weight ``W_q``, the anticipated base is the
     smallest ``W >= W_q`` with ``W_q + sum_{f joins at W} omega_f w^_fq <= W``:
     a join decided at that base is still worth it when every other firm that
-    would join at it does (free entry among this week's movers). Found by
-    bisection, for all platforms at once, over candidate (firm, platform)
-    pairs: ``pair_platform`` their platform, ``pair_mass`` their mass
-    ``omega_f w^_fq`` and ``joins_at(W)`` their decision (bool per pair) when
-    platform ``q``'s base is ``W[q]``.
+    would join at it does (free entry among this week's movers). A candidate
+    (firm, platform) pair ``k`` (platform ``pair_platform[k]``, mass
+    ``pair_mass[k] = omega_f w^_fq``) joins at ``W`` when :func:`join_value_at`
+    is positive at the expected sales :func:`expected_sales`
+    ``(demand[k], own_weight[k], W, weight[k])``, with the other inputs of
+    :func:`join_value_at` in row ``k`` of ``terms`` (columns :data:`JOIN_TERMS`).
+    Found by bisection for all platforms at once: at most ``iterations``
+    halvings, until the bracket is within ``rtol`` of the base.
     """
     P = base.size
-    lo = base.astype(np.float64).copy()
-    hi = lo + np.bincount(pair_platform, weights=pair_mass, minlength=P)
-    if pair_platform.size == 0:
-        return lo
-    mass0 = np.bincount(pair_platform, weights=pair_mass * joins_at(lo), minlength=P)
-    hi = np.where(mass0 > 0, hi, lo)  # nobody joins at the current base: nothing to anticipate
+    lo = base.copy()
+    hi = base.copy()
+    for k in range(pair_platform.size):
+        hi[pair_platform[k]] += pair_mass[k]
+    mass = np.zeros(P)
+    _joining_mass(lo, pair_platform, pair_mass, demand, own_weight, weight, terms, mass)
+    for p in range(P):
+        if mass[p] <= 0.0:
+            hi[p] = lo[p]  # nobody joins at the current base: nothing to anticipate
+    mid = hi.copy()
     for _ in range(iterations):
-        open_ = hi > lo
-        if not open_.any():
+        done = True
+        for p in range(P):
+            if hi[p] - lo[p] > rtol * hi[p]:
+                mid[p] = 0.5 * (lo[p] + hi[p])
+                done = False
+            else:
+                mid[p] = hi[p]
+        if done:
             break
-        mid = np.where(open_, 0.5 * (lo + hi), hi)
-        mass = np.bincount(pair_platform, weights=pair_mass * joins_at(mid), minlength=P)
-        ok = base + mass <= mid
-        hi = np.where(open_ & ok, mid, hi)
-        lo = np.where(open_ & ~ok, mid, lo)
+        _joining_mass(mid, pair_platform, pair_mass, demand, own_weight, weight, terms, mass)
+        for p in range(P):
+            if hi[p] - lo[p] > rtol * hi[p]:
+                if base[p] + mass[p] <= mid[p]:
+                    hi[p] = mid[p]
+                else:
+                    lo[p] = mid[p]
     return hi
 
 

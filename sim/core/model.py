@@ -681,8 +681,11 @@ class MarketModel(mesa.Model):
             self._campaigns_index()
         k = self._n_live_idx
         idx = self._live_idx
-        # store weights: rating factors from phase 1, count factors from a table
-        exp_rating = self._rating_fac[:k]
+        # store weights: the rating factor of the displayed ratings left by phase 1 (the
+        # rule's numpy body on the array: vectorised exp), count factors from a table
+        exp_rating = demand_rules.rating_factor.py_func(
+            self._rating_fac[:k], b.rating_sensitivity_per_star
+        )
         w = np.empty(k)
         totals = np.zeros(self.P)
         while True:
@@ -732,10 +735,7 @@ class MarketModel(mesa.Model):
         live = np.flatnonzero((st.status[:n] == ACTIVE) | (st.status[:n] == WARNED))
         self._live_idx[: live.size] = live
         self._n_live_idx = live.size
-        b = self.cfg.behaviour
-        self._rating_fac[: live.size] = demand_rules.rating_factor(
-            self.firms.quality[st.firm[live]] + st.inflation[live], b.rating_sensitivity_per_star
-        )
+        self._rating_fac[: live.size] = self.firms.quality[st.firm[live]] + st.inflation[live]
         dead = np.ones(n, dtype=bool)
         dead[live] = False
         st.gmv[:n][dead] = 0.0
@@ -907,65 +907,74 @@ class MarketModel(mesa.Model):
             cash_in[:, self.own_store] += gov
         return cost, cash_in, gov
 
-    def _join_values(self, pros, est, cost, cash_in, willing, pairs=None):
-        """``merchants.join_value`` at expected sales ``est``.
-
-        For the whole firms x platforms matrix of ``pros`` (``pairs`` None) or
-        for (firm, platform) pairs ``(pr, q)`` (``est`` then one value per pair).
-        The one-off gain adds the referral fees a fee holiday saves,
-        ``hol_q r_q(t) G^_fq``, to the cash received.
-        """
+    def _join_terms(self, pros, cost, cash_in, willing, pr=slice(None), q=slice(None)):
+        """The inputs of ``merchants.join_value_at`` after the expected sales
+        (``merchants.JOIN_TERMS``), for the firms x platforms matrix of ``pros``
+        (default) or for (firm, platform) pairs ``(pr, q)`` (index arrays)."""
         b = self.cfg.behaviour
-        if pairs is None:
-            q = slice(None)
+        if isinstance(q, slice):
             n, running, hazard = pros["prospective"], pros["running"], pros["hazard"]
             price, at_risk = pros["price"][:, None], pros["at_risk"][:, None]
             wil, c, ci = willing[:, None], cost, cash_in
         else:
-            pr, q = pairs
             n, running = pros["prospective"][pr, q], pros["running"][pr, q]
             hazard = pros["hazard"][pr, q]
             price, at_risk = pros["price"][pr], pros["at_risk"][pr]
             wil, c, ci = willing[pr], cost[pr, q], cash_in[pr, q]
-        profit, _, value = self._channel_values(est, price, n, running, hazard, q)
-        insurance = mr.insurance_value(profit, at_risk, b.reliance_aversion)
-        gain = ci + self.holiday[q] * self.referral[q] * est
-        return mr.join_value(value, insurance, b.planning_horizon_weeks, wil, c, gain)
+        return (
+            price,
+            n,
+            self.margin[q],
+            self.fixed_week[q],
+            self.per_order[q],
+            running,
+            self.referral[q],
+            self.fulfilment[q],
+            hazard,
+            b.sanction_weeks_of_profit,
+            self.held_weeks[q],
+            self.forfeit_share[q],
+            self.onboarding[q],
+            at_risk,
+            b.reliance_aversion,
+            b.planning_horizon_weeks,
+            wil,
+            c,
+            ci,
+            self.holiday[q],
+        )
 
     def _choose_joins(self, pros, eligible, cost, cash_in, willing, u_vetting):
         """Which platform each firm joins: at most one, among ``eligible`` (firms x platforms).
 
-        Values are taken at the seller base each platform will have once this
-        week's joiners have joined (``merchants.anticipated_base``: firms
-        anticipate one another). Eligible platforms with a positive join value
-        pass vetting when ``u_vetting < vetting_pass_probability``; among those,
-        the one with the highest value is joined (``best_only``). Returns the
-        joins, the platforms each firm wanted (before vetting) and the
-        anticipated-base expected sales.
+        Values (``merchants.join_value_at``) are taken at the seller base each
+        platform will have once this week's joiners have joined
+        (``merchants.anticipated_base``: firms anticipate one another). The
+        candidates are the eligible (firm, platform) pairs with a positive value
+        at the current base (a larger base lowers the expected sales). Those
+        still positive at the anticipated base pass vetting when
+        ``u_vetting < vetting_pass_probability``; among them the one with the
+        highest value is joined (``best_only``). Returns the joins and the
+        platforms each firm wanted (before vetting).
         """
-        est = pros["est"].copy()
-        j0 = self._join_values(pros, est, cost, cash_in, willing)
-        pr, pq = np.nonzero(eligible & (j0 > 0))
+        j = mr.join_value_at(pros["est"], *self._join_terms(pros, cost, cash_in, willing))
+        pr, pq = np.nonzero(eligible & (j > 0))
         if pr.size:
             w_new = pros["w_new"][pr, pq]
             omega = pros["omega"][pr]
             demand = self.platform_demand[pq]
-
-            def joins_at(base):
-                e = mr.expected_sales(demand, w_new, base[pq], omega)
-                return self._join_values(pros, e, cost, cash_in, willing, (pr, pq)) > 0
-
-            anticipated = mr.anticipated_base(pros["others"], pq, omega * w_new, joins_at)
-            # the joiners' sales at the anticipated base (platforms they are not on)
-            fresh = ~pros["listed"]
-            est_e = mr.expected_sales(
-                self.platform_demand, pros["w_new"], anticipated[None, :], pros["omega"][:, None]
-            )
-            est = np.where(fresh, est_e, est)
-        j = self._join_values(pros, est, cost, cash_in, willing)
+            terms = self._join_terms(pros, cost, cash_in, willing, pr, pq)
+            matrix = np.column_stack([np.broadcast_to(t, pr.shape) for t in terms])
+            anticipated = mr.anticipated_base(
+                pros["others"].astype(np.float64), pq, omega * w_new, demand, w_new, omega,
+                matrix, 40, 1e-6,
+            )  # fmt: skip
+            est = mr.expected_sales(demand, w_new, anticipated[pq], omega)
+            j = j.copy()
+            j[pr, pq] = mr.join_value_at(est, *terms)
         wish = eligible & (j > 0)
         join = best_only(wish & (u_vetting < self.vetting[None, :]), j)
-        return join, wish, est
+        return join, wish
 
     def _portfolio_decisions(self) -> None:
         """Phase 7: banned firms react, then a random share of firms review their channels.
@@ -1023,7 +1032,7 @@ class MarketModel(mesa.Model):
             ~listed & pros["launched"][None, :] & (f.cash[rows, None] + cash_in >= cost) & ~ban_rows
         )
         rv = rng.random((rows.size, self.P))
-        join, wish, _ = self._choose_joins(pros, eligible, cost, cash_in, willing, rv)
+        join, wish = self._choose_joins(pros, eligible, cost, cash_in, willing, rv)
         # (c) leave platforms whose value is negative (loss-making for a while or too risky)
         lw = f.loss_weeks[rows]
         leave = listed & (value < 0) & ((lw >= b.leave_threshold_weeks) | (profit > 0))
@@ -1149,7 +1158,7 @@ class MarketModel(mesa.Model):
         eligible = pros["launched"][None, :] & (f.cash[idx, None] + cash_in >= cost)
         rv = self.rng_entry.random((idx.size, self.P))
         willing = np.full(idx.size, oc.new_platform_propensity)
-        join, _, _ = self._choose_joins(pros, eligible, cost, cash_in, willing, rv)
+        join, _ = self._choose_joins(pros, eligible, cost, cash_in, willing, rv)
         joiners = join.any(axis=1)
         stay = idx[joiners]
         self.book("entrant_cash", stay, f.cash[stay])
