@@ -341,7 +341,7 @@ class RefMerchant(mesa.Agent):
         # the anticipated base
         j = self.join_value(pros, pros["est"], plan["cost"], plan["cash_in"])
         cand = plan["eligible"] & (j > 0)
-        est = mr.expected_sales(m.platform_demand, pros["w_new"], base, self.omega)
+        est = sales_at_anticipated(m, plan, base, self.omega)
         j = np.where(cand, self.join_value(pros, est, plan["cost"], plan["cash_in"]), j)
         wish = plan["eligible"] & (j > 0)
         join = best_only((wish & (plan["u_vetting"] < m.vetting))[None, :], j[None, :])[0]
@@ -376,22 +376,35 @@ def anticipated_bases(model: ReferenceModel, plans: list[dict]) -> np.ndarray:
     for plan in plans:
         f, pros = plan["firm"], plan["pros"]
         j0 = f.join_value(pros, pros["est"], plan["cost"], plan["cash_in"])
-        for q in np.flatnonzero(plan["eligible"] & (j0 > 0)):
+        cand = plan["eligible"] & (j0 > 0)
+        # expected mass: the chance that the firm picks each candidate, times its weight
+        chance = mr.choice_probability(cand[None, :], j0[None, :], model.vetting)[0]
+        plan["mass"] = chance * f.omega * pros["w_new"]
+        for q in np.flatnonzero(cand):
             pairs.append((plan, int(q)))
+    start = np.asarray(model.platform_weight_total + model.joined_mass, dtype=float)
     if not pairs:
-        return np.asarray(model.platform_weight_total + model.joined_mass, dtype=float)
+        return start
     pq = np.array([q for _, q in pairs])
-    mass = np.array([p["firm"].omega * p["pros"]["w_new"][q] for p, q in pairs])
+    mass = np.array([p["mass"][q] for p, q in pairs])
 
     def joins_at(base):
         out = np.zeros(len(pairs), dtype=bool)
         for k, (plan, q) in enumerate(pairs):
             f, pros = plan["firm"], plan["pros"]
-            est = mr.expected_sales(model.platform_demand[q], pros["w_new"][q], base[q], f.omega)
+            others = max(base[q] - plan["mass"][q], start[q])  # its own stores counted once
+            est = mr.expected_sales(model.platform_demand[q], pros["w_new"][q], others, f.omega)
             out[k] = f.join_value(pros, est, plan["cost"], plan["cash_in"], q) > 0
         return out
 
-    return bisect_base(pairs[0][0]["pros"]["others"], pq, mass, joins_at)
+    return bisect_base(start, pq, mass, joins_at)
+
+
+def sales_at_anticipated(model, plan: dict, base: np.ndarray, omega: float) -> np.ndarray:
+    """Expected sales of a plan's firm on each platform at the anticipated ``base``."""
+    pros = plan["pros"]
+    others = np.maximum(base - plan.get("mass", 0.0), pros["others"])
+    return mr.expected_sales(model.platform_demand, pros["w_new"], others, omega)
 
 
 def bisect_base(base, pair_platform, pair_mass, joins_at, iterations: int = 40):
@@ -441,15 +454,12 @@ class RefEnforcer:
         if c.review_deletion_rate > 0 and self.level > 0 and t >= self.lag:
             for s in stores:
                 old = s.bought.get(t - self.lag, 0.0)
-                if old > 0:
-                    deleted = float(np.float32(old)) * c.review_deletion_rate
-                    s.fake_live = max(0.0, s.fake_live - deleted)
-                    s.evidence = max(0.0, s.evidence - deleted * self.evidence_keep**self.lag)
-                    s.suspicion += deleted
+                if old > 0 and s.status in (ACTIVE, WARNED, SUSPENDED):
+                    deleted = min(float(np.float32(old)) * c.review_deletion_rate, s.fake_live)
+                    s.fake_live -= deleted
+                    s.suspicion += deleted  # the evidence stays: the platform keeps it
                     if s.fake_live < 1e-9:
                         s.fake_live = 0.0
-                    if s.evidence < 1e-9:
-                        s.evidence = 0.0
         banned = []
         for s in stores:  # suspensions ending
             if s.status == SUSPENDED and s.suspended_until <= t:
@@ -460,7 +470,12 @@ class RefEnforcer:
                     banned.append(s)
         live = [s for s in stores if s.selling]
         if live and c.audit_probability_per_week > 0 and self.level > 0:
-            suspicious = np.array([s.suspicion >= 1.0 for s in live])
+            suspicious = np.array(
+                [
+                    er.suspicion_share.py_func(s.suspicion, c.suspicion_half_saturation_reviews)
+                    for s in live
+                ]
+            )
             degree = np.array([m.degree_ratio.get(s.firm, 0.0) for s in live])
             omega = np.array([s.firm.omega for s in live])
             prob = er.audit_probabilities(
@@ -888,7 +903,7 @@ class ReferenceModel(mesa.Model):
                 f, pros = plan["firm"], plan["pros"]
                 j = f.join_value(pros, pros["est"], plan["cost"], plan["cash_in"])
                 cand = plan["eligible"] & (j > 0)
-                est = mr.expected_sales(self.platform_demand, pros["w_new"], base, f.omega)
+                est = sales_at_anticipated(self, plan, base, f.omega)
                 j = np.where(cand, f.join_value(pros, est, plan["cost"], plan["cash_in"]), j)
                 ok = plan["eligible"] & (j > 0) & (plan["u_vetting"] < self.vetting)
                 join = best_only(ok[None, :], j[None, :])[0]

@@ -465,10 +465,13 @@ def test_firms_banned_off_count_firms_that_reopen_in_the_ban_week():
 
 
 def test_a_store_that_stops_buying_grows_less_detectable():
-    """Evidence fades every week a store buys nothing, and deletion takes what it deletes.
+    """Evidence fades every week a store buys nothing; deletion does not erase it.
 
     Checked on stores an audit can still reach (active, warned, suspended);
     closed and banned stores are never audited again and keep their last stock.
+    A quiet store's evidence is exactly last week's aged one week, or 0 once
+    the store is caught; deletion takes reviews off the page (``fake_live``)
+    into the platform's record (``suspicion``), never more than is on the page.
     """
     cfg = compose(
         *ENFORCED,
@@ -478,23 +481,34 @@ def test_a_store_that_stops_buying_grows_less_detectable():
     m = no_compaction(MarketModel(cfg))
     amazon = m.platform_names.index("amazon")
     keep = m.enforcers[amazon].evidence_keep
+    skeep = m.enforcers[amazon].suspicion_keep
     prev = None
     seen_decay = seen_deleted = 0
     while m.running:
         m.step()
         st = m.stores
         n = st.n
-        ev = st.evidence[:n].copy()
+        now = {
+            "ev": st.evidence[:n].copy(),
+            "fake": st.fake_live[:n].copy(),
+            "sus": st.suspicion[:n].copy(),
+        }
+        assert (now["fake"] >= 0).all()
         if prev is not None:
-            k = min(prev.size, n)
+            k = min(prev["ev"].size, n)
             auditable = np.isin(st.status[:k], (ACTIVE, WARNED, SUSPENDED))
-            quiet = ~st.campaign[:k] & (prev[:k] > 0) & auditable
-            # never more than last week's evidence aged one week
-            assert (ev[:k][quiet] <= keep * prev[:k][quiet] * (1 + 1e-12)).all()
-            seen_decay += int(quiet.sum())
+            quiet = ~st.campaign[:k] & (prev["ev"][:k] > 0) & auditable
+            ev, aged = now["ev"][:k][quiet], keep * prev["ev"][:k][quiet]
+            assert ((ev == 0) | np.isclose(ev, aged, rtol=1e-12, atol=0)).all()
+            seen_decay += int((ev > 0).sum())
+            # deletion: the page loses what the record gains (quiet stores, not caught)
             on_amazon = st.platform[:k] == amazon
-            seen_deleted += int((quiet & on_amazon & (ev[:k] < keep * prev[:k] * 0.999)).sum())
-        prev = ev
+            kept = quiet & on_amazon & (now["ev"][:k] > 0)
+            fell = prev["fake"][:k] - now["fake"][:k]
+            rose = now["sus"][:k] - skeep * prev["sus"][:k]
+            assert_allclose(fell[kept], rose[kept], rtol=1e-9, atol=1e-9)
+            seen_deleted += int((kept & (fell > 0)).sum())
+        prev = now
     assert seen_decay > 100 and seen_deleted > 10
     # the detection probability falls with the evidence
     p = detection_probability(np.array([200.0, 50.0, 5.0, 0.0]), 0.8, 0.01, 25.0)

@@ -86,3 +86,47 @@ def test_every_swept_lever_changes_an_outcome(study):
         if not any(_differs(_outcomes(a, outcomes), _outcomes(b, outcomes)) for a, b in pairs):
             inert.append(label)
     assert not inert, f"{study}: levers that change none of {outcomes}: {inert}"
+
+
+def _paired_t(a: list[float], b: list[float]) -> float:
+    d = [x - y for x, y in zip(a, b, strict=True)]
+    mean = sum(d) / len(d)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1))
+    return mean / (sd / math.sqrt(len(d))) if sd > 0 else math.copysign(math.inf, mean)
+
+
+@pytest.mark.slow
+def test_a_shorter_deletion_lag_bans_more_and_leaves_less_grey_practice():
+    """The lever that was inert in version 0.1, beyond chaotic divergence.
+
+    Paired replicates (same seed and replicate: the same population) at 2,000
+    firms under ``policy=crackdown_2021``, review deletion after 30 vs 300 days.
+    A shorter lag points the platform's suspicion (risk-targeted audits) at
+    stores while they still buy reviews: more stores are banned and less grey
+    practice is left by the end of 2023, by more than 3 paired standard errors
+    (measured: +8% stores banned, t = 4.2; grey share -0.025, t = -4.1 at 6
+    replicates; docs/validation.md).
+    """
+    from sim import compose_config
+    from sim.engine.runner import run
+
+    keys = ("stores_banned", "grey_share_amazon_end_2023")
+    got: dict[int, dict[str, list[float]]] = {}
+    for lag in (30, 300):
+        got[lag] = {k: [] for k in keys}
+        for rep in range(6):
+            cfg = compose_config(
+                [
+                    "merchants.count=2000",
+                    f"replicate={rep}",
+                    "policy=crackdown_2021",
+                    "time.end_date=2023-12-31",
+                    f"policy.enforcement.amazon.review_deletion_lag_days={lag}",
+                ]
+            )
+            s = run(cfg).summary
+            for k in keys:
+                got[lag][k].append(float(s[k]))
+    assert _paired_t(got[30]["stores_banned"], got[300]["stores_banned"]) > 3.0, got
+    grey = "grey_share_amazon_end_2023"
+    assert _paired_t(got[30][grey], got[300][grey]) < -3.0, got

@@ -363,14 +363,15 @@ def test_join_value_at_composes_the_rules():
 def test_anticipated_base_hand_example():
     """Five candidates of mass 10 on platform 0 (base 100, demand 1,000).
 
-    Candidate ``k`` joins while its expected sales ``1000 / (W + 10)`` exceed
-    its one-off cost, i.e. while ``W`` is below its cutoff 105, 115, 125, 135
-    or 200. At ``W`` in [115, 125) 30 join (100 + 30 > W); at 125 only the last
-    two do (100 + 20 <= 125): the anticipated base is 125. Platform 1 has a
-    candidate that never joins: its base stays.
+    At an anticipated base ``W`` a candidate's others weigh ``W - 10`` and its
+    own stores 10, so its expected sales are ``1000 / W``: it joins while they
+    exceed its one-off cost, i.e. while ``W`` is below its cutoff 105, 115, 125,
+    135 or 200. At ``W`` in [115, 125) 30 join (100 + 30 > W); at 125 only the
+    last two do (100 + 20 <= 125): the anticipated base is 125. Platform 1 has
+    a candidate that never joins: its base stays.
     """
     cutoffs = np.array([105.0, 115.0, 125.0, 135.0, 200.0, 1.0])
-    cost = 1000.0 / (cutoffs + 10.0)
+    cost = 1000.0 / cutoffs
     platform = np.array([0, 0, 0, 0, 0, 1])
     n = platform.size
     base = np.array([100.0, 50.0])
@@ -388,6 +389,20 @@ def test_anticipated_base_hand_example():
         _terms(cost), 60, 1e-9,
     )  # fmt: skip
     assert_array_equal(none, base)
+
+
+def test_choice_probability_hand_values_and_best_only():
+    cand = np.array([[True, True, False, True], [False, False, False, False]])
+    value = np.array([[5.0, 9.0, 1.0, 2.0], [1.0, 2.0, 3.0, 4.0]])
+    vetting = np.array([0.5, 0.2, 0.9, 0.4])
+    got = mr.choice_probability(cand, value, vetting)
+    # best first: q1 passes 0.2; q0 when q1 fails 0.8 * 0.5; q3 when both fail
+    assert_allclose(got, [[0.4, 0.2, 0.0, 0.16], [0.0, 0.0, 0.0, 0.0]])
+    # the same as vetting draws followed by best_only, in frequency
+    rng = np.random.default_rng(3)
+    u = rng.random((200_000, 4))
+    joined = mr.best_only(cand[[0] * u.shape[0]] & (u < vetting), value[[0] * u.shape[0]])
+    assert_allclose(joined.mean(axis=0), got[0], atol=0.004)
 
 
 # -------------------------------------------------------------- attributes

@@ -399,8 +399,9 @@ class EnforcementConfig:
         unit="1",
         lo=0,
         hi=1000,
-        doc="extra audit weight of a suspicious store: one the platform deleted fake "
-        "reviews from (or caught) recently (risk targeting)",
+        doc="extra audit weight of a fully suspicious store, one the platform deleted many "
+        "fake reviews from (or caught) recently (risk targeting; scaled by the suspicion "
+        "share U / (U + suspicion_half_saturation_reviews))",
     )
     hub_targeting: float = param(
         0.0,
@@ -442,7 +443,7 @@ class EnforcementConfig:
         lo=0.1,
         hi=5200,
         doc="half-life of the evidence a fake review leaves for an audit to find (reviewer "
-        "accounts and purchase patterns fade); deleted reviews are no evidence at all",
+        "accounts and purchase patterns fade); deleting the review does not erase it",
         source="[choice]: of the order of the >100-day deletion lag (He et al. 2022)",
     )
     evidence_half_saturation_reviews: float = param(
@@ -462,6 +463,15 @@ class EnforcementConfig:
         doc="half-life of a store's record of deleted fake reviews, which risk targeting "
         "uses to pick stores to audit",
         source="[choice]",
+    )
+    suspicion_half_saturation_reviews: float = param(
+        25.0,
+        unit="reviews",
+        lo=1e-6,
+        hi=1e9,
+        doc="deleted (or found) fake reviews on record at which a store draws half the "
+        "extra audit weight of risk targeting",
+        source="[choice]: as evidence_half_saturation_reviews",
     )
     penalty_ladder: list[str] = field(
         default_factory=lambda: ["warning", "suspension", "ban"],
@@ -496,7 +506,8 @@ class EnforcementConfig:
         unit="weeks",
         lo=0,
         hi=52,
-        doc="store balance frozen, in weeks of its net sales",
+        doc="payout balance frozen by a hold, in weeks of the store's payout (sales minus "
+        "the platform's charges)",
         source="Amazon 14-day payout cycle [est]",
     )
     forfeit_on_ban_probability: float = param(
@@ -653,10 +664,10 @@ class BehaviourConfig:
     )
     initial_perceived_risk: float = param(
         0.0005,
-        unit="probability/week",
+        unit="penalties/(store week)",
         lo=0,
         hi=1,
-        doc="prior perceived weekly detection probability",
+        doc="prior perceived penalty rate per store and week (before any observation)",
     )
     risk_learning_rate: float = param(
         0.05, unit="1/week", lo=0, hi=1, doc="weight of this week's signal in perceived risk"
@@ -666,17 +677,20 @@ class BehaviourConfig:
         unit="1",
         lo=0,
         hi=1,
-        doc="weight of peers' penalties vs own in the risk signal",
-        source="Korobow, Johnson & Axtell 2007 [calibrated]",
+        doc="weight of a peer's store-week relative to one of the firm's own in the "
+        "pooled penalty rate (members only)",
+        source="Korobow, Johnson & Axtell 2007; value calibrated on 0.1, where it was a "
+        "convex weight of peers' signal vs own [calibrated, semantics changed in 0.2]",
     )
     risk_salience: float = param(
         4.342,
         unit="1",
         lo=0,
         hi=1000,
-        doc="perceived detection probability per observed penalty rate (observed penalties "
-        "mostly hit campaigning stores)",
-        source="[calibrated]",
+        doc="perceived detection probability per campaign week per perceived penalty "
+        "rate per store-week (observed penalties mostly hit campaigning stores)",
+        source="value calibrated on 0.1, where the signal was per firm [calibrated, "
+        "semantics changed in 0.2]",
     )
     portfolio_review_probability_per_week: float = param(
         0.1219,

@@ -54,14 +54,15 @@ def audit_probabilities(
 ) -> np.ndarray:
     """Per-store audit probability this week.
 
-    ``a_s = min(1, a * I(t) * w_s / mean(w))`` with ``w_s = (1 + k [suspicious_s]) (1 + h d_s)``
+    ``a_s = min(1, a * I(t) * w_s / mean(w))`` with ``w_s = (1 + k sigma_s) (1 + h d_s)``
     under risk targeting (``w_s = 1 + h d_s`` under random targeting), ``d_s``
-    the firm's association degree over the mean degree. A store is suspicious
-    when the platform deleted fake reviews from it, or caught it, recently
-    (its decayed record of deleted reviews is at least one review): risk
-    targeting uses only what the platform can know. The mean is over real
-    stores (each model store counts ``weight`` times), so the expected number
-    of audits (the budget) does not depend on targeting.
+    the firm's association degree over the mean degree and ``sigma_s`` in
+    [0, 1] how suspicious the store is (:func:`suspicion_share` of the
+    platform's decayed record of the fake reviews it deleted from, or found in,
+    the store): risk targeting uses only what the platform can know, and more
+    of it draws more audits. The mean is over real stores (each model store
+    counts ``weight`` times), so the expected number of audits (the budget)
+    does not depend on targeting.
     """
     w = np.ones(suspicious.shape[0])
     if targeting == "risk" and targeting_strength > 0:
@@ -78,14 +79,26 @@ def audit_probabilities(
 
 
 @rule
+def suspicion_share(suspicion, half_saturation):
+    """How suspicious a store looks to its platform: ``sigma_s = U_s / (U_s + U_half)``.
+
+    ``U_s`` is the platform's decayed record of the fake reviews it deleted from,
+    or found in, the store (reviews); ``U_half`` the record at which a store
+    draws half the extra audit weight of risk targeting. A store with no record
+    is not suspicious at all; one with a long one is fully suspicious.
+    """
+    return suspicion / (suspicion + half_saturation) if suspicion > 0.0 else 0.0
+
+
+@rule
 def detection_probability(evidence, true_positive_rate, false_positive_rate, half_saturation):
     """Chance that an audit flags a store: ``fpr + (tpr - fpr) E / (E + E_half)``.
 
-    ``E`` is the evidence an audit can find (fake reviews bought, aged and not
-    yet deleted, ``merchants.age_evidence``); a store with none is flagged only
-    by mistake, one with much at the true-positive rate; ``E_half`` is the
-    evidence at which half the difference is reached. So a store that stops
-    buying grows less detectable as its evidence fades and is deleted.
+    ``E`` is the evidence an audit can find (fake reviews bought, aged,
+    ``merchants.age_evidence``; deleting a review does not erase it); a store
+    with none is flagged only by mistake, one with much at the true-positive
+    rate; ``E_half`` is the evidence at which half the difference is reached.
+    So a store that stops buying grows less detectable as its evidence fades.
     """
     share = evidence / (evidence + half_saturation) if evidence > 0.0 else 0.0
     return false_positive_rate + (true_positive_rate - false_positive_rate) * share
@@ -168,8 +181,8 @@ class EnforcementPolicy(mesa.Agent):
         """Delete lagged fake reviews, end suspensions, audit, penalise, sweep.
 
         Order: (1) deletion of reviews bought ``lag`` weeks ago (while the policy
-        is in force): they leave the page and the evidence, and enter the
-        store's suspicion record; (2) suspensions that end are reinstated or
+        is in force) from the stores an audit can still reach: they leave the
+        page and enter the store's suspicion record; (2) suspensions that end are reinstated or
         turned into bans; (3) audits and penalties on the penalty ladder;
         (4) related-account sweeps of the other stores of firms banned in (2) or
         (3); (5) false links that suspend unrelated stores.
@@ -195,17 +208,17 @@ class EnforcementPolicy(mesa.Agent):
         if deleting:
             ring = st.ring[(t - self.lag_weeks) % m.ring_weeks]
             on_p = ids[ring[ids] > 0]
+            # closed and banned stores are never audited again: nothing to delete there
+            on_p = on_p[(status[on_p] >= ACTIVE) & (status[on_p] <= SUSPENDED)]
             if on_p.size:
                 batch = ring[on_p].astype(np.float64)
-                deleted = c.review_deletion_rate * batch
-                st.fake_live[on_p] = np.maximum(0.0, st.fake_live[on_p] - deleted)
-                # what is left of the batch's evidence after lag weeks of ageing goes with it
-                aged = deleted * self.evidence_keep**self.lag_weeks
-                st.evidence[on_p] = np.maximum(0.0, st.evidence[on_p] - aged)
+                # at most what is still on the page (a detection removed it all)
+                deleted = np.minimum(c.review_deletion_rate * batch, st.fake_live[on_p])
+                st.fake_live[on_p] -= deleted
+                # the platform keeps what it deleted: the evidence stays for an audit to
+                # find, and the deletion is a signal that draws audits (risk targeting)
                 st.suspicion[on_p] += deleted
-                # clip float residue: a fully deleted stock is no evidence at all
-                st.fake_live[on_p[st.fake_live[on_p] < 1e-9]] = 0.0
-                st.evidence[on_p[st.evidence[on_p] < 1e-9]] = 0.0
+                st.fake_live[on_p[st.fake_live[on_p] < 1e-9]] = 0.0  # float residue
                 m.rec_stores("reviews_deleted", p, on_p, deleted)
 
         # (2) suspensions ending this week.
@@ -259,7 +272,7 @@ class EnforcementPolicy(mesa.Agent):
         prob = audit_probabilities(
             c.audit_probability_per_week,
             self.level,
-            st.suspicion[live] >= 1.0,
+            suspicion_share(st.suspicion[live], c.suspicion_half_saturation_reviews),
             m.degree_ratio[firms],
             c.targeting,
             c.targeting_strength,

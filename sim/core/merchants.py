@@ -507,12 +507,14 @@ def _pair_join_value(est, t):
 
 
 @kernel
-def _joining_mass(base, pair_platform, pair_mass, demand, own_weight, weight, terms, out):
+def _joining_mass(at, base, pair_platform, pair_mass, demand, own_weight, weight, terms, out):
     for p in range(out.size):
         out[p] = 0.0
     for k in range(pair_platform.size):
         q = pair_platform[k]
-        est = expected_sales(demand[k], own_weight[k], base[q], weight[k])
+        # the others' base: the anticipated base less the pair's own expected mass
+        others = max(at[q] - pair_mass[k], base[q])
+        est = expected_sales(demand[k], own_weight[k], others, weight[k])
         if _pair_join_value(est, terms[k]) > 0.0:
             out[q] += pair_mass[k]
 
@@ -529,13 +531,15 @@ def anticipated_base(
     smallest ``W >= W_q`` with ``W_q + sum_{f joins at W} omega_f w^_fq <= W``:
     a join decided at that base is still worth it when every other firm that
     would join at it does (free entry among this week's movers). A candidate
-    (firm, platform) pair ``k`` (platform ``pair_platform[k]``, mass
-    ``pair_mass[k] = omega_f w^_fq``) joins at ``W`` when :func:`join_value_at`
-    is positive at the expected sales :func:`expected_sales`
-    ``(demand[k], own_weight[k], W, weight[k])``, with the other inputs of
-    :func:`join_value_at` in row ``k`` of ``terms`` (columns :data:`JOIN_TERMS`).
-    Found by bisection for all platforms at once: at most ``iterations``
-    halvings, until the bracket is within ``rtol`` of the base.
+    (firm, platform) pair ``k`` (platform ``pair_platform[k]``) adds its
+    expected mass ``pair_mass[k] = pi_k omega_f w^_fq`` (``pi_k`` the chance the
+    firm picks ``q``, :func:`choice_probability`) and joins at ``W`` when
+    :func:`join_value_at` is positive at the expected sales
+    :func:`expected_sales` ``(demand[k], own_weight[k], max(W - pair_mass[k],
+    W_q), weight[k])``: against the others, its own stores counted once, with
+    the other inputs of :func:`join_value_at` in row ``k`` of ``terms`` (columns
+    :data:`JOIN_TERMS`). Found by bisection for all platforms at once: at most
+    ``iterations`` halvings, until the bracket is within ``rtol`` of the base.
     """
     P = base.size
     lo = base.copy()
@@ -543,7 +547,7 @@ def anticipated_base(
     for k in range(pair_platform.size):
         hi[pair_platform[k]] += pair_mass[k]
     mass = np.zeros(P)
-    _joining_mass(lo, pair_platform, pair_mass, demand, own_weight, weight, terms, mass)
+    _joining_mass(lo, base, pair_platform, pair_mass, demand, own_weight, weight, terms, mass)
     for p in range(P):
         if mass[p] <= 0.0:
             hi[p] = lo[p]  # nobody joins at the current base: nothing to anticipate
@@ -558,7 +562,7 @@ def anticipated_base(
                 mid[p] = hi[p]
         if done:
             break
-        _joining_mass(mid, pair_platform, pair_mass, demand, own_weight, weight, terms, mass)
+        _joining_mass(mid, base, pair_platform, pair_mass, demand, own_weight, weight, terms, mass)
         for p in range(P):
             if hi[p] - lo[p] > rtol * hi[p]:
                 if base[p] + mass[p] <= mid[p]:
@@ -566,6 +570,29 @@ def anticipated_base(
                 else:
                     lo[p] = mid[p]
     return hi
+
+
+def choice_probability(candidate: np.ndarray, value: np.ndarray, vetting: np.ndarray):
+    """Chance that each candidate platform is the one a firm joins (firms x platforms).
+
+    Each candidate passes vetting independently with probability ``v_q``
+    (``vetting``, per platform) and the firm joins the best that passes
+    (:func:`best_only`): ``pi_fq = v_q prod_{q' candidate, J_fq' > J_fq} (1 - v_q')``
+    (ties broken by platform order, as ``best_only`` does). Rows sum to the
+    chance the firm joins anything, at most 1; non-candidates get 0. So a firm
+    that would consider several platforms adds its mass to each only in the
+    share it is expected to choose it.
+    """
+    P = value.shape[1]
+    masked = np.where(candidate, value, -np.inf)
+    order = np.argsort(-masked, axis=1, kind="stable")
+    cand_sorted = np.take_along_axis(candidate, order, axis=1)
+    v_sorted = np.where(cand_sorted, vetting[order], 0.0)
+    fail = np.cumprod(1.0 - v_sorted, axis=1)
+    before = np.concatenate([np.ones((value.shape[0], 1)), fail[:, : P - 1]], axis=1)
+    prob = np.zeros(value.shape)
+    np.put_along_axis(prob, order, v_sorted * before, axis=1)
+    return prob
 
 
 def best_only(eligible: np.ndarray, value: np.ndarray) -> np.ndarray:

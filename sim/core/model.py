@@ -949,8 +949,9 @@ class MarketModel(mesa.Model):
 
         Values (``merchants.join_value_at``) are taken at the seller base each
         platform will have once this week's joiners have joined
-        (``merchants.anticipated_base``: firms anticipate one another). The
-        candidates are the eligible (firm, platform) pairs with a positive value
+        (``merchants.anticipated_base``: firms anticipate one another, each
+        candidate weighted by its chance to be chosen, ``merchants.choice_probability``).
+        The candidates are the eligible (firm, platform) pairs with a positive value
         at the current base (a larger base lowers the expected sales). Those
         still positive at the anticipated base pass vetting when
         ``u_vetting < vetting_pass_probability``; among them the one with the
@@ -965,11 +966,14 @@ class MarketModel(mesa.Model):
             demand = self.platform_demand[pq]
             terms = self._join_terms(pros, cost, cash_in, willing, pr, pq)
             matrix = np.column_stack([np.broadcast_to(t, pr.shape) for t in terms])
+            chance = mr.choice_probability(eligible & (j > 0), j, self.vetting)[pr, pq]
+            mass = chance * omega * w_new
+            base = pros["others"].astype(np.float64)
             anticipated = mr.anticipated_base(
-                pros["others"].astype(np.float64), pq, omega * w_new, demand, w_new, omega,
-                matrix, 40, 1e-6,
-            )  # fmt: skip
-            est = mr.expected_sales(demand, w_new, anticipated[pq], omega)
+                base, pq, mass, demand, w_new, omega, matrix, 40, 1e-6
+            )
+            others = np.maximum(anticipated[pq] - mass, base[pq])
+            est = mr.expected_sales(demand, w_new, others, omega)
             j = j.copy()
             j[pr, pq] = mr.join_value_at(est, *terms)
         wish = eligible & (j > 0)
