@@ -11,10 +11,19 @@ every headline outcome compares each size with the largest by Welch's t-test:
 - stores banned (real units);
 - the top 1,000 and top 10,000 real sellers' share of Amazon's GMV at end-2021.
 
-The tolerance: two sizes agree when the difference of their means lies within
-the 95% interval of that difference, ``|m_a - m_b| <= t_{0.975, df} se``
-(Welch), with a Bonferroni correction over the outcomes x sizes compared (so a
-family-wise 5%). It also reports, per size, the largest share of a platform's
+Two criteria, both reported:
+
+- *no detectable difference*: the difference of the means lies within the 95%
+  interval of that difference, ``|m_a - m_b| <= t_{0.975, df} se`` (Welch),
+  with a Bonferroni correction over the outcomes x sizes compared (so a
+  family-wise 5%). Noisier runs pass this more easily, so it is not enough;
+- *equivalent* (two one-sided tests, each at 5%): the 90% Welch interval of
+  the difference lies inside a stated margin, ``|diff| + t_{0.95, df} se <=
+  margin``, with margin 0.02 for shares and 10% of the largest size's mean
+  for counts (``MARGINS``). This one fails when the runs are too noisy to
+  tell.
+
+It also reports, per size, the largest share of a platform's
 weekly GMV held by one model firm (and by one super-individual, weight > 1
 real firm; and in weeks in which at least 1% of the alive firms sell on the
 platform) and the largest weekly join flow onto a platform as a share of the
@@ -22,6 +31,7 @@ alive firms.
 
     .venv/bin/python -m benchmarks.scale_invariance                  # 2k, 5k, 20k x 10
     .venv/bin/python -m benchmarks.scale_invariance --sizes 2000 5000 --replications 6
+    .venv/bin/python -m benchmarks.scale_invariance --report-only    # table from stored runs
 
 Writes JSON (``--out``) and prints a markdown table.
 """
@@ -48,6 +58,12 @@ OUTCOMES = {
     "stores_banned_real": "stores banned (real)",
     "amazon_top_1000_gmv_share_end_2021": "top 1,000 sellers' share of Amazon GMV",
     "amazon_top_10000_gmv_share_end_2021": "top 10,000 sellers' share of Amazon GMV",
+}
+
+
+#: Equivalence margins: absolute for shares, relative (to the largest size's mean) for counts.
+MARGINS = {
+    o: ("relative", 0.10) if o == "stores_banned_real" else ("absolute", 0.02) for o in OUTCOMES
 }
 
 
@@ -158,11 +174,17 @@ def compare(runs: list[dict], sizes: list[int]) -> dict:
             df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1)) if se > 0 else 1
             half = stats.t.ppf(1 - alpha / 2, df) * se if se > 0 else 0.0
             diff = float(a.mean() - b.mean())
+            kind, m = MARGINS[o]
+            margin = m * abs(float(b.mean())) if kind == "relative" else m
+            reach = abs(diff) + (stats.t.ppf(0.95, df) * se if se > 0 else 0.0)
             row[n]["vs_largest"] = {
                 "diff": diff,
                 "tolerance": float(half),
                 "p": float(res.pvalue) if se > 0 else 1.0,
                 "agree": bool(abs(diff) <= half) if se > 0 else diff == 0,
+                "margin": float(margin),
+                "ci90_reach": float(reach),
+                "equivalent": bool(reach <= margin),
             }
         table[o] = row
     return {"reference_size": ref, "alpha_per_test": alpha, "outcomes": table}
@@ -174,10 +196,12 @@ def markdown(result: dict) -> str:
     lines = [
         "| outcome | "
         + " | ".join(f"{n:,} firms (mean ± sd)" for n in sizes)
-        + " | agree with "
+        + " | no detectable difference from "
         + f"{ref:,}"
+        + " | equivalent to "
+        + f"{ref:,} (margin)"
         + " |",
-        "|---|" + "---:|" * len(sizes) + "---|",
+        "|---|" + "---:|" * len(sizes) + "---|---|",
     ]
     for o, label in OUTCOMES.items():
         row = result["comparison"]["outcomes"][o]
@@ -187,12 +211,25 @@ def markdown(result: dict) -> str:
             big = abs(c["mean"]) >= 100
             fmt = "{:,.0f} ± {:,.0f}" if big else "{:.3f} ± {:.3f}"
             cells.append(fmt.format(c["mean"], c["sd"]))
-        verdicts = []
+        verdicts, equiv = [], []
         for n in sizes:
             v = row[n].get("vs_largest")
             if v:
                 verdicts.append(f"{n:,}: {'yes' if v['agree'] else 'NO'} (p={v['p']:.2f})")
-        lines.append(f"| {label} | " + " | ".join(cells) + " | " + "; ".join(verdicts) + " |")
+                fmt = "{:,.0f}" if abs(v["margin"]) >= 100 else "{:.3f}"
+                equiv.append(
+                    f"{n:,}: {'yes' if v['equivalent'] else 'NO'} "
+                    f"({fmt.format(v['ci90_reach'])} vs {fmt.format(v['margin'])})"
+                )
+        lines.append(
+            f"| {label} | "
+            + " | ".join(cells)
+            + " | "
+            + "; ".join(verdicts)
+            + " | "
+            + "; ".join(equiv)
+            + " |"
+        )
     lines.append("")
     plats = result["runs"][0]["platforms"]
     lines.append(
@@ -227,8 +264,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replications", type=int, default=10)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default="results/benchmarks/scale_invariance.json")
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="recompute the comparison and table from the runs stored in --out",
+    )
     ap.add_argument("overrides", nargs="*", help="extra config overrides (key=value)")
     ns = ap.parse_args(argv)
+    if ns.report_only:
+        result = json.loads(Path(ns.out).read_text())
+        result["comparison"] = compare(result["runs"], result["sizes"])
+        Path(ns.out).write_text(json.dumps(result, indent=1))
+        print(markdown(result))
+        return 0
     jobs = [
         (n, r, tuple(ns.overrides))
         for n in sorted(ns.sizes, reverse=True)
