@@ -61,8 +61,9 @@ def test_crackdown_lowers_grey_share_on_amazon(paired):
     no-crackdown run, slowly at first and then for good.
 
     Model v2 part 1 (evidence must accumulate before a store is detected, and
-    firms learn the risk from pooled per-store-week rates): 0.39 vs 0.45 at
-    end-2021 (-13%) and 0.07 vs 0.48 at the end of 2025 here. Under v0.1 the
+    firms learn the risk from pooled per-store-week rates): 0.40 vs 0.45 at
+    end-2021 (-11%), 0.18 vs 0.48 at end-2023 and 0.06 vs 0.48 at the end of
+    2025 here. Under v0.1 the
     end-2021 fall was about a third; the shallower 2021 response is the
     documented miss of ``cn_share_amazon_end_2021`` (docs/validation.md),
     left to the recalibration of "Evidence v2".
