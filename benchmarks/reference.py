@@ -638,8 +638,8 @@ class ReferenceModel(mesa.Model):
             self.member_coef[o] = pop.member_coefficient(
                 attrs["size"], attrs["weight"], oc.association_members
             )
-            attrs["member"] = attrs.pop("u_member") < pop.member_probability(
-                attrs["size"], self.member_coef[o]
+            attrs = pop.split_members(
+                attrs, pop.member_probability(attrs["size"], self.member_coef[o])
             )
             prob = np.array(
                 [oc.initial_listing_probability.get(n, 0.0) for n in self.platform_names]
@@ -647,7 +647,7 @@ class ReferenceModel(mesa.Model):
             listing = (attrs.pop("u_listing")[:, known] < prob) & np.array(
                 [p.launched(0) for p in pa]
             )
-            for i in range(self.n0_by_origin[o]):
+            for i in range(attrs["size"].size):
                 f = self._new_firm(o, {k: v[i] for k, v in attrs.items()}, born=-1)
                 for p in np.flatnonzero(listing[i]):
                     for _ in range(1 + int(f.extra_stores)):
@@ -865,8 +865,8 @@ class ReferenceModel(mesa.Model):
                 oc, k, self.rng_entry, len(KNOWN_PLATFORMS), self.designs[o], initial=False
             )
             attrs.pop("u_listing")
-            attrs["member"] = attrs.pop("u_member") < pop.member_probability(
-                attrs["size"], self.member_coef[o]
+            attrs = pop.split_members(
+                attrs, pop.member_probability(attrs["size"], self.member_coef[o])
             )
             alive = self.merchants()
             if alive:
@@ -876,7 +876,7 @@ class ReferenceModel(mesa.Model):
                 risk = None
             plans = []
             candidates = []
-            for i in range(k):
+            for i in range(attrs["size"].size):
                 f = self._new_firm(o, {key: v[i] for key, v in attrs.items()}, born=self.t)
                 if risk is not None:
                     f.risk = risk.copy()

@@ -220,8 +220,8 @@ class MarketModel(mesa.Model):
             self.member_coef[o] = pop.member_coefficient(
                 attrs["size"], attrs["weight"], oc.association_members
             )
-            attrs["member"] = attrs.pop("u_member") < pop.member_probability(
-                attrs["size"], self.member_coef[o]
+            attrs = pop.split_members(
+                attrs, pop.member_probability(attrs["size"], self.member_coef[o])
             )
             prob = np.array(
                 [oc.initial_listing_probability.get(n, 0.0) for n in self.platform_names]
@@ -1139,8 +1139,8 @@ class MarketModel(mesa.Model):
                 oc, k, self.rng_entry, len(KNOWN_PLATFORMS), self.designs[o], initial=False
             )
             attrs.pop("u_listing")
-            attrs["member"] = attrs.pop("u_member") < pop.member_probability(
-                attrs["size"], self.member_coef[o]
+            attrs = pop.split_members(
+                attrs, pop.member_probability(attrs["size"], self.member_coef[o])
             )
             self._enter(o, attrs)
         if self.t % self.cfg.network.rewire_every_weeks == 0 and f.n > self._wired:

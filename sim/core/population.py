@@ -225,6 +225,48 @@ def member_probability(size: np.ndarray, coefficient: float) -> np.ndarray:
     return np.minimum(1.0, coefficient * size)
 
 
+def split_members(attrs: dict[str, np.ndarray], probability: np.ndarray) -> dict[str, np.ndarray]:
+    """Association members drawn out of the model firms, so their real count is exact.
+
+    A model firm of ``w`` real firms with membership chance ``pi`` (``min(1, c x)``)
+    has ``e = w pi`` members in expectation. A firm whose real firms are all
+    members (``e >= w``) is a member; one with ``e >= 1`` is split into a member
+    firm of weight ``e`` and a non-member of weight ``w - e``; one with ``e < 1``
+    gives up one real firm, a member of weight 1, when its uniform ``u_member``
+    is below ``e`` (a firm of weight 1 then becomes a member itself). The split
+    firms are copies of their parent (same size, quality, price, propensity,
+    stores and listing draws), appended after all parents. So the real members
+    are ``sum e`` (the association's 2,600, ``member_coefficient``) up to the
+    Bernoulli draws of single firms (standard deviation at most the square root
+    of their expected number), no member super-individual stands for more real
+    firms than it has members, and the real market (``sum w``) is unchanged.
+
+    Returns the attributes with ``member`` (bool) added and ``u_member`` removed.
+    """
+    out = dict(attrs)
+    w = np.asarray(out["weight"], dtype=np.float64)
+    u = out.pop("u_member")
+    e = w * probability
+    eps = 1e-9
+    whole = e >= w - eps
+    big = ~whole & (e >= 1.0)
+    single = ~whole & ~big & (u < e)
+    alone = single & (w <= 1.0 + eps)  # a single real firm: it is the member
+    single &= ~alone
+    member = whole | alone
+    child = np.flatnonzero(big | single)
+    child_w = np.where(big[child], e[child], 1.0)
+    parent_w = w.copy()
+    parent_w[child] -= child_w
+    for key, col in attrs.items():
+        if key in ("u_member", "weight"):
+            continue
+        out[key] = np.concatenate([col, col[child]])
+    out["weight"] = np.concatenate([parent_w, child_w])
+    out["member"] = np.concatenate([member, np.ones(child.size, dtype=bool)])
+    return out
+
+
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
     """The ``q``-quantile of ``values`` with ``weights`` (real firms): the smallest value
     whose cumulative weight reaches ``q`` of the total; ``inf`` for no values."""
