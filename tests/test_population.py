@@ -23,6 +23,7 @@ from sim.core.population import (
     member_coefficient,
     member_probability,
     size_at,
+    split_members,
     weighted_quantile,
 )
 from sim.engine.runner import run
@@ -142,7 +143,7 @@ def test_no_model_firm_owns_a_platform(default_2000):
     every week from a quarter after their first sales; in their launch weeks a
     few dozen sellers share a tiny demand, the largest firms join first, and one
     of them can hold more (docs/ODD.md, known limitations; the scale-invariance
-    benchmark reports these weeks: at most 12 at 2,000-20,000 firms).
+    benchmark reports these weeks: at most 6 at 2,000-20,000 firms).
     """
     _, shares = default_2000
     for name in ("amazon", "ebay", "aliexpress", "shopify"):
@@ -162,7 +163,14 @@ def test_super_individuals_never_dominate_an_established_platform(default_2000):
 
 def test_joins_follow_buyers_and_never_rush(default_2000):
     """No platform gains more than 2% of the alive firms in one week; new platforms'
-    seller bases grow with their buyer shares (no launch-week rush)."""
+    seller bases grow with their buyer shares (no launch-week rush).
+
+    The share of the alive firms listed on Temu or TikTok Shop, over its share
+    of the buyers, stays in its first half-year within 2.5 times its median in
+    the second year after launch. Measured at 2,000 firms, replicates 0-2:
+    at most 1.1 (Temu) and 1.6 (TikTok Shop) times; version 0.1: 26-40 times
+    (10-12% of the firms listed in the launch week, at 0.1% of the buyers).
+    """
     m, _ = default_2000
     R = m.recorder.data
     alive = R["alive_merchants"][:, 0, :].sum(axis=1)
@@ -171,10 +179,41 @@ def test_joins_follow_buyers_and_never_rush(default_2000):
     assert weekly.max() < 0.02, dict(zip(m.platform_names, weekly.max(axis=0), strict=True))
     for name in ("temu", "tiktok_shop"):
         p = m.platform_names.index(name)
-        listed = R["listed_merchants"][m.spinup :, p, :].sum(axis=1)
-        buyers = R["consumer_share"][m.spinup :, p, 0]
-        on = buyers > 0
-        assert np.corrcoef(listed[on], buyers[on])[0, 1] > 0.9, name
+        listed = R["listed_merchants"][:, p, :].sum(axis=1) / alive
+        buyers = R["consumer_share"][:, p, 0]
+        first = int(np.flatnonzero(buyers > 0)[0])
+        launch = listed[first : first + 26] / buyers[first : first + 26]
+        settled = np.median(listed[first + 52 : first + 104] / buyers[first + 52 : first + 104])
+        assert launch.max() <= 2.5 * settled, (name, launch.max(), settled)
+
+
+def test_split_members_hand_example():
+    """Four firms: all members, split (e >= 1), single member drawn, none drawn; a
+    weight-1 firm drawn is the member itself."""
+    attrs = {
+        "size": np.array([9.0, 2.0, 1.0, 1.0, 3.0]),
+        "weight": np.array([2.0, 10.0, 5.0, 5.0, 1.0]),
+        "quality": np.array([4.0, 4.1, 4.2, 4.3, 4.4]),
+        "u_member": np.array([0.9, 0.9, 0.1, 0.9, 0.2]),
+        "u_listing": np.arange(10.0).reshape(5, 2),
+    }
+    prob = np.array([1.0, 0.3, 0.1, 0.1, 0.5])  # e = 2, 3, 0.5, 0.5, 0.5
+    out = split_members(attrs, prob)
+    assert "u_member" not in out
+    assert_allclose(out["weight"], [2.0, 7.0, 4.0, 5.0, 1.0, 3.0, 1.0])
+    assert out["member"].tolist() == [True, False, False, False, True, True, True]
+    # the split firms copy their parents (rows 1 and 2)
+    assert_allclose(out["quality"][5:], [4.1, 4.2])
+    assert_allclose(out["u_listing"][5:], attrs["u_listing"][[1, 2]])
+    assert out["weight"].sum() == pytest.approx(attrs["weight"].sum())
+    # in expectation the members are sum w pi
+    rng = np.random.default_rng(0)
+    n = 20_000
+    many = {k: np.repeat(v[2:4], n, axis=0) for k, v in attrs.items()}
+    many["u_member"] = rng.random(2 * n)
+    got = split_members(many, np.repeat(prob[2:4], n))
+    real = (got["weight"] * got["member"]).sum()
+    assert real == pytest.approx(0.5 * 2 * n, rel=0.03)
 
 
 def test_association_members_in_real_firms():
@@ -184,8 +223,11 @@ def test_association_members_in_real_firms():
         for rep in range(3):
             m = MarketModel(compose(f"merchants.count={count}", f"replicate={rep}"))
             got.append(m.members_real_start)
-    assert np.mean(got) == pytest.approx(2600.0, rel=0.1)
-    assert min(got) > 1500 and max(got) < 3700
+    # members are split out of the model firms (population.split_members): only the
+    # single real members drawn by chance vary (measured 2,576-2,643 at 300-20,000
+    # firms; before the split 621-4,406)
+    for g in got:
+        assert g == pytest.approx(2600.0, rel=0.05)
 
 
 def test_real_market_does_not_depend_on_the_resolution():
