@@ -235,7 +235,7 @@ class RefMerchant(mesa.Agent):
         prop = mr.effective_propensity(
             self.propensity, self.quality, b.reference_rating, b.reputation_weakness_slope
         )
-        exposure = prop + (1.0 - prop) * b.collateral_risk_share
+        exposure = mr.risk_exposure.py_func(prop, b.collateral_risk_share)
         hazard = mr.penalty_hazard(mr.perceived_detection(self.risk, b.risk_salience), exposure)
         running = mr.marginal_channel_costs(
             listed[None, :], m.running_cost, b.channel_cost_exponent
@@ -306,10 +306,8 @@ class RefMerchant(mesa.Agent):
         profit = pros["profit"]
         cur = listed.copy()
         for p in np.flatnonzero(lost_to_ban):  # (a) new account after a ban
-            if (
-                rng.random() < b.new_account_attempt_probability
-                and b.planning_horizon_weeks * profit[p] - b.new_account_cost_usd > 0
-                and self.cash > b.new_account_cost_usd
+            if rng.random() < b.new_account_attempt_probability and mr.new_account_worth_it.py_func(
+                profit[p], b.planning_horizon_weeks, b.new_account_cost_usd, self.cash
             ):
                 self.cash -= b.new_account_cost_usd
                 s = RefStore(m, self, int(p), m.t)
@@ -346,7 +344,7 @@ class RefMerchant(mesa.Agent):
         wish = plan["eligible"] & (j > 0)
         join = best_only((wish & (plan["u_vetting"] < m.vetting))[None, :], j[None, :])[0]
         value, profit = pros["value"], pros["profit"]
-        leave = cur & (value < 0) & ((self.loss_weeks >= b.leave_threshold_weeks) | (profit > 0))
+        leave = mr.leave_decision(cur, value, self.loss_weeks, b.leave_threshold_weeks, profit)
         for p in np.flatnonzero(join):
             self.join(
                 int(p),
@@ -850,7 +848,7 @@ class ReferenceModel(mesa.Model):
     def entry_and_exit(self) -> None:
         cfg = self.cfg
         for f in self.merchants():
-            broke = f.cash < -cfg.merchants.bankruptcy_cash_weeks * f.running_cost
+            broke = mr.bankrupt.py_func(f.cash, cfg.merchants.bankruptcy_cash_weeks, f.running_cost)
             if self.rng_entry.random() < cfg.merchants.exit_hazard_per_week or broke:
                 f.exit()
         growth = dr.demand_growth(

@@ -494,3 +494,26 @@ def test_expected_size_matches_the_truncated_pareto_mean():
     for initial in (True, False):  # stratified sample and Poisson sample
         a = _draw(oc, n=200_001, initial=initial)
         assert _real_mean(a, "size") == pytest.approx(expected_size(1.16, 4000.0), rel=0.03)
+
+
+def test_exit_leave_and_new_account_rules_hand_values():
+    # exposure: g + (1 - g) c
+    assert_allclose(mr.risk_exposure(np.array([0.0, 0.5, 1.0]), 0.2), [0.2, 0.6, 1.0])
+    # new account: H pi - c_new > 0 and cash > c_new
+    got = mr.new_account_worth_it(
+        np.array([100.0, 10.0, 100.0]), 52.0, 1000.0, np.array([2000.0, 2000.0, 900.0])
+    )
+    assert got.tolist() == [True, False, False]
+    # leave: listed, V < 0, and (L >= threshold or pi > 0)
+    got = mr.leave_decision(
+        np.array([True, True, True, False]),
+        np.array([-1.0, -1.0, -1.0, -1.0]),
+        np.array([8, 2, 2, 8], dtype=np.int16),
+        8,
+        np.array([-5.0, -5.0, 5.0, 5.0]),
+    )
+    assert got.tolist() == [True, False, True, False]
+    # bankruptcy: cash < -B C
+    got = mr.bankrupt(np.array([-100.0, -99.0]), 2.0, np.array([50.0, 50.0]))
+    assert got.tolist() == [False, False]  # exactly -B C is not yet bankrupt
+    assert mr.bankrupt(np.array([-100.1]), 2.0, np.array([50.0])).tolist() == [True]

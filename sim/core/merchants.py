@@ -307,6 +307,40 @@ def marginal_channel_costs(listed: np.ndarray, cost: np.ndarray, exponent: float
 
 
 @rule
+def risk_exposure(propensity, collateral_share):
+    """Exposure to enforcement per store: ``e_f = g_f + (1 - g_f) c_coll``.
+
+    The effective propensity to manipulate plus, for the honest remainder, a
+    collateral share (false positives, related-account sweeps, false links).
+    """
+    return propensity + (1.0 - propensity) * collateral_share
+
+
+@rule
+def new_account_worth_it(profit, horizon_weeks, account_cost, cash):
+    """A banned firm opens a new account when ``H pi_fp - c_new > 0`` and ``cash_f > c_new``."""
+    return horizon_weeks * profit - account_cost > 0.0 and cash > account_cost
+
+
+@rule
+def leave_decision(listed, value, loss_weeks, threshold_weeks, profit):
+    """Leave a platform whose risk-adjusted value is negative.
+
+    ``leave_fp = [listed] [V_fp < 0] ([L_f >= L_leave] or [pi_fp > 0])``: a
+    loss-making channel is left after ``L_leave`` weeks of losses in a row, a
+    profitable one whose perceived enforcement loss outweighs its profit at once
+    (reliance has become too risky).
+    """
+    return listed and value < 0.0 and (loss_weeks >= threshold_weeks or profit > 0.0)
+
+
+@rule
+def bankrupt(cash, cash_weeks, running_cost):
+    """A firm is bankrupt when ``cash_f < -B C_f`` (``B`` weeks of its running cost in debt)."""
+    return cash < -cash_weeks * running_cost
+
+
+@rule
 def expected_weekly_profit(
     est_gmv, price, n_stores, margin_rate, fixed_fee_week, per_order_fee, running_cost
 ):

@@ -828,7 +828,7 @@ class MarketModel(mesa.Model):
         prop = mr.effective_propensity(
             f.propensity[rows], quality, b.reference_rating, b.reputation_weakness_slope
         )
-        exposure = prop + (1.0 - prop) * b.collateral_risk_share
+        exposure = mr.risk_exposure(prop, b.collateral_risk_share)
         hazard = mr.penalty_hazard(
             mr.perceived_detection(f.risk[:, rows].T, b.risk_salience), exposure[:, None]
         )
@@ -1010,8 +1010,9 @@ class MarketModel(mesa.Model):
         reopen = (
             ban_rows
             & (u[..., 0] < b.new_account_attempt_probability)
-            & (b.planning_horizon_weeks * profit - b.new_account_cost_usd > 0)
-            & (f.cash[rows, None] > b.new_account_cost_usd)
+            & mr.new_account_worth_it(
+                profit, b.planning_horizon_weeks, b.new_account_cost_usd, f.cash[rows, None]
+            )
         )
         for p in range(self.P):
             pos = np.flatnonzero(reopen[:, p])
@@ -1039,7 +1040,7 @@ class MarketModel(mesa.Model):
         join, wish = self._choose_joins(pros, eligible, cost, cash_in, willing, rv)
         # (c) leave platforms whose value is negative (loss-making for a while or too risky)
         lw = f.loss_weeks[rows]
-        leave = listed & (value < 0) & ((lw >= b.leave_threshold_weeks) | (profit > 0))
+        leave = mr.leave_decision(listed, value, lw, b.leave_threshold_weeks, profit)
         self._apply_joins(rows, join, pros, cost, cash_in, gov)
         self._apply_leaves(rows, leave)
         # (d) firms left with no store and nothing worth joining exit (a failed
@@ -1122,7 +1123,7 @@ class MarketModel(mesa.Model):
         alive = f.alive[:n]
         # exogenous hazard and bankruptcy
         u = self.rng_entry.random(n)
-        broke = f.cash[:n] < -cfg.merchants.bankruptcy_cash_weeks * f.running_cost[:n]
+        broke = mr.bankrupt(f.cash[:n], cfg.merchants.bankruptcy_cash_weeks, f.running_cost[:n])
         leaving = np.flatnonzero(alive & ((u < cfg.merchants.exit_hazard_per_week) | broke))
         self._exit(leaving)
         # entrants: a Poisson sample of the origin's design (expected real entrants
