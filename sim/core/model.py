@@ -245,6 +245,8 @@ class MarketModel(mesa.Model):
         )
         self.firms.risk[:, : self.firms.n] = b.initial_perceived_risk
         f = self.firms
+        # model firms at the start: the sample plus the members split out of it
+        self.n_initial = int(f.n)
         alive = np.arange(f.n)
         # association members in real firms (target: 2,600+ in Shenzhen, SCMP 2021)
         self.members_real_start = float(f.weight[alive][f.member[alive]].sum() * self.scale)
@@ -1327,7 +1329,7 @@ class MarketModel(mesa.Model):
         """Firms, stores and weeks simulated so far, spin-up included."""
         st = self.stores
         return {
-            "initial_merchants": int(self.n0),
+            "initial_merchants": int(self.n_initial),
             "entered_merchants": int(self.entered),
             "exited_merchants": int(self.exited),
             "alive_merchants": int(self.firms.alive[: self.firms.n].sum()),

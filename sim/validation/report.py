@@ -153,9 +153,11 @@ def write_report(root: Path, targets: TargetSet, sweep=None) -> list[Path]:
         out.append(root / name)
     md = root / "validation_table.md"
     profile = sweep.profile.name if sweep is not None else "?"
+    sampled = f"{sweep.profile.merchants} model firms sampled, " if sweep is not None else ""
     head = (
         f"Validation of the default preset: profile `{profile}`, {len(summary)} replications "
-        f"({int(summary['initial_merchants'].iloc[0])} model firms).\n\n"
+        f"({sampled}{int(summary['initial_merchants'].iloc[0])} with the association members "
+        "split out).\n\n"
     )
     md.write_text(head + markdown_table(table))
     out.append(md)
