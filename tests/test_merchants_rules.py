@@ -403,6 +403,12 @@ def test_choice_probability_hand_values_and_best_only():
     u = rng.random((200_000, 4))
     joined = mr.best_only(cand[[0] * u.shape[0]] & (u < vetting), value[[0] * u.shape[0]])
     assert_allclose(joined.mean(axis=0), got[0], atol=0.004)
+    # ties: the lower platform index ranks first, as in best_only
+    tie = mr.choice_probability(np.array([[True, True]]), np.array([[3.0, 3.0]]), vetting[:2])
+    assert_allclose(tie, [[0.5, 0.2 * 0.5]])
+    assert mr.best_only(np.array([[True, True]]), np.array([[3.0, 3.0]])).tolist() == [
+        [True, False]
+    ]
 
 
 # -------------------------------------------------------------- attributes

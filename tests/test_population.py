@@ -184,6 +184,7 @@ def test_joins_follow_buyers_and_never_rush(default_2000):
         first = int(np.flatnonzero(buyers > 0)[0])
         launch = listed[first : first + 26] / buyers[first : first + 26]
         settled = np.median(listed[first + 52 : first + 104] / buyers[first + 52 : first + 104])
+        assert settled > 0.5, (name, settled)  # sellers do come, in proportion to buyers
         assert launch.max() <= 2.5 * settled, (name, launch.max(), settled)
 
 
@@ -206,6 +207,13 @@ def test_split_members_hand_example():
     assert_allclose(out["quality"][5:], [4.1, 4.2])
     assert_allclose(out["u_listing"][5:], attrs["u_listing"][[1, 2]])
     assert out["weight"].sum() == pytest.approx(attrs["weight"].sum())
+    # a row of less than one real firm is a member with chance pi, not w pi
+    tiny = {k: np.repeat(v[4:5], 20_000, axis=0) for k, v in attrs.items()}
+    tiny["weight"] = np.full(20_000, 0.5)
+    tiny["u_member"] = np.random.default_rng(1).random(20_000)
+    got = split_members(tiny, np.full(20_000, 0.5))
+    assert got["weight"].size == 20_000  # nothing split
+    assert got["member"].mean() == pytest.approx(0.5, abs=0.02)
     # in expectation the members are sum w pi
     rng = np.random.default_rng(0)
     n = 20_000

@@ -253,7 +253,10 @@ class MerchantsConfig:
 
     @property
     def scale(self) -> float:
-        """Mean real firms per model firm, ``real_firms / count`` (derived, not a key).
+        """Real firms per model-firm equivalent, ``real_firms / count`` (derived, not a key).
+
+        The mean real firms per *sampled* model firm; the association members
+        split out of them (population.split_members) add rows, not real firms.
 
         Counts in the outputs are in model-firm equivalents (real firms / scale);
         multiply by ``scale`` for real firms.

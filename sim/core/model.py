@@ -264,7 +264,8 @@ class MarketModel(mesa.Model):
 
         n = self.firms.n
         self.listed[:n] = self._listed_now()
-        self.listed_count = self.listed[:n].sum(axis=0).astype(np.float64)
+        # model-firm equivalents, as recorded every week (kernels.record_firms)
+        self.listed_count = (self.listed[:n] * self.firms.weight[:n, None]).sum(axis=0)
         self.platform_weight_total = np.zeros(self.P)
         self.recorder = Recorder(self.n_steps, self.P)
         # per week and origin: alive firms, listed anywhere, on 2+ platforms, platform memberships

@@ -233,7 +233,8 @@ def split_members(attrs: dict[str, np.ndarray], probability: np.ndarray) -> dict
     members (``e >= w``) is a member; one with ``e >= 1`` is split into a member
     firm of weight ``e`` and a non-member of weight ``w - e``; one with ``e < 1``
     gives up one real firm, a member of weight 1, when its uniform ``u_member``
-    is below ``e`` (a firm of weight 1 then becomes a member itself). The split
+    is below ``e``; a firm of at most one real firm (``w <= 1``) is a member
+    itself when ``u_member < pi``. The split
     firms are copies of their parent (same size, quality, price, propensity,
     stores and listing draws), appended after all parents. So the real members
     are ``sum e`` (the association's 2,600, ``member_coefficient``) up to the
@@ -249,10 +250,10 @@ def split_members(attrs: dict[str, np.ndarray], probability: np.ndarray) -> dict
     e = w * probability
     eps = 1e-9
     whole = e >= w - eps
-    big = ~whole & (e >= 1.0)
-    single = ~whole & ~big & (u < e)
-    alone = single & (w <= 1.0 + eps)  # a single real firm: it is the member
-    single &= ~alone
+    small = w <= 1.0 + eps  # at most one real firm: it is a member or not
+    alone = ~whole & small & (u < probability)
+    big = ~whole & ~small & (e >= 1.0)
+    single = ~whole & ~small & ~big & (u < e)
     member = whole | alone
     child = np.flatnonzero(big | single)
     child_w = np.where(big[child], e[child], 1.0)
