@@ -103,4 +103,5 @@ def test_cli_outputs_equal_the_python_api(cli_run):
     summary.pop("wall_time_s")
     expected.pop("wall_time_s")
     assert summary == expected
-    assert summary["initial_merchants"] == 300
+    # 300 sampled, plus the association members split out of them (docs/ODD.md, section 5)
+    assert summary["initial_merchants"] > 300

@@ -43,7 +43,8 @@ STRONG = (
     "policy.enforcement.amazon.audit_probability_per_week=0.08",
 )
 SMALL_WORLD = ("merchants.count=100", "time.spinup_weeks=8", *STRONG)
-LARGER_WORLD = ("merchants.count=400", "time.spinup_weeks=26", *STRONG)
+# 300 sampled firms, about 400 rows with the association members split out
+LARGER_WORLD = ("merchants.count=300", "time.spinup_weeks=26", *STRONG)
 
 
 def _engine(overrides, seeds) -> dict[str, np.ndarray]:

@@ -312,6 +312,7 @@ def test_resume_under_other_code_is_flagged_then_kept_apart(stored, tmp_path, mo
 # ------------------------------------------------------------------ memory
 
 
+@pytest.mark.slow  # ~90 s: a full gc.collect per result in a test process with a large heap
 def test_sweep_holds_the_results_of_a_few_chunks_not_of_all(tmp_path):
     """The parent kept every finished future (and its tables) until the sweep ended.
 
