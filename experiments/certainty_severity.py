@@ -28,9 +28,11 @@ def make_figures(root: Path, sweep) -> list[Path]:
         return []
     # outcomes dated after the end of a short horizon are absent: skip them
     outcomes = [o for o in sweep.experiment.outcomes if o in summary]
+    # grey share and CN seller share at end-2021 and end-2023 (the lag acts slowly)
+    mapped = [o for o in outcomes if o.startswith(("grey_share_amazon", "cn_share_of_amazon"))]
     out = []
     for scenario, part in summary.groupby("scenario", sort=False):
-        for outcome in outcomes[:2]:
+        for outcome in mapped:
             fig = sweep_figures.plot_heatmap(
                 part,
                 AUDIT,
