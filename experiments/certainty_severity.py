@@ -28,8 +28,10 @@ def make_figures(root: Path, sweep) -> list[Path]:
         return []
     # outcomes dated after the end of a short horizon are absent: skip them
     outcomes = [o for o in sweep.experiment.outcomes if o in summary]
-    # grey share and CN seller share at end-2021 and end-2023 (the lag acts slowly)
-    mapped = [o for o in outcomes if o.startswith(("grey_share_amazon", "cn_share_of_amazon"))]
+    # grey share and CN seller share at end-2021 and end-2023 (the lag acts slowly);
+    # on a horizon that ends before them, the first two outcomes there are
+    shares = [o for o in outcomes if o.startswith(("grey_share_amazon", "cn_share_of_amazon"))]
+    mapped = shares or outcomes[:2]
     out = []
     for scenario, part in summary.groupby("scenario", sort=False):
         for outcome in mapped:

@@ -145,7 +145,7 @@ def test_concurrent_writers_some_killed_store_every_run_exactly_once(tmp_path):
         assert "Traceback" not in err
     _, specs = expand(compose_sweep("certainty_severity", args))
     n = len(specs)
-    assert n == 16
+    assert n == 24  # 4 design points x 2 replications x the study's 3 deletion lags
     man = Store(root).read_manifest(latest=False)
     ok = man[man["status"] == "ok"]
     assert sorted(ok["run_id"]) == sorted(s.run_id for s in specs)  # each run once
