@@ -89,13 +89,17 @@ def plot_platform_shares(
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
         _crackdown_line(ax, crackdown_date)
-    axes[0, 0].legend(fontsize=8, ncol=2, loc="upper left")
+    # legends below the panels, off the data
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, ncol=len(labels), loc="outside lower center")
     if len(runs) > 1:
-        handles = [
+        runs_handles = [
             plt.Line2D([], [], color="k", ls=STYLES[k % len(STYLES)], label=label)
             for k, label in enumerate(runs)
         ]
-        axes[0, 1].legend(handles=handles, fontsize=8, loc="upper left", title="run")
+        fig.legend(
+            handles=runs_handles, fontsize=8, ncol=len(runs), loc="outside upper right", title="run"
+        )
     fig.suptitle("Platform seller shares by origin (dotted red line: crackdown start)")
     return fig
 
