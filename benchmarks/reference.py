@@ -280,12 +280,61 @@ class RefMerchant(mesa.Agent):
         gain = cash_in[q] + m.holiday[q] * m.referral[q] * est
         return mr.join_value(value, insurance, b.planning_horizon_weeks, willing, cost[q], gain)
 
-    def join(self, p: int, n_new: int, cost: float, cash_in: float, gov: float, w_new) -> None:
+    def join(
+        self, p: int, n_new: int, cost: float, cash_in: float, gov: float, w_new, base
+    ) -> None:
+        """Join platform ``p``; split first when this firm is too large a share of it."""
+        m = self.model
+        k = pop.split_pieces(
+            np.array([self.omega * m.scale]),
+            np.array([self.omega * w_new]),
+            float(base[p]),
+            m.cfg.merchants.split_share,
+        )[0]
+        m.joined_mass[p] += self.omega * w_new
+        pieces = [self, *self.split(int(k))] if k > 1 else [self]
+        for f in pieces:
+            f.open_on(p, n_new, cost, cash_in, gov)
+
+    def split(self, k: int) -> list[RefMerchant]:
+        """``k - 1`` copies of this firm (state and stores), each of weight ``omega / k``."""
+        m = self.model
+        self.omega /= k
+        attrs = {key: getattr(self, key) for key in ("size", "quality", "price", "propensity")}
+        attrs.update(extra_stores=self.extra_stores, member=self.member, weight=0.0)
+        kids = []
+        for _ in range(k - 1):
+            c = RefMerchant(m, self.origin, attrs, self.born)
+            for key in ("omega", "prop_eff", "cash", "subsidised", "running_cost", "alive"):
+                setattr(c, key, getattr(self, key))
+            for key in (
+                "risk", "loss_weeks", "ever_banned", "profit", "campaign_cost", "hits",
+                "exposure", "banned_now", "listed_last_week",
+            ):  # fmt: skip
+                setattr(c, key, getattr(self, key).copy())
+            closed = [s for s in m.closed_with_funds if s.firm is self]
+            for s in [*self.stores, *closed]:
+                t = RefStore(m, c, s.platform, s.opened)
+                for key in (
+                    "status", "strikes", "suspended_until", "fee_holiday_until", "inflation",
+                    "campaign", "fake_live", "evidence", "suspicion", "gmv", "net_sales",
+                    "frozen", "release", "forfeit", "weight", "penalised_at", "frozen_at",
+                ):  # fmt: skip
+                    setattr(t, key, getattr(s, key))
+                t.bought = dict(s.bought)
+                if s.status == CLOSED:  # a closed store still holding funds
+                    c.stores.remove(t)
+                    m.closed_with_funds.append(t)
+                    t.remove()
+            kids.append(c)
+        m.split += k - 1
+        return kids
+
+    def open_on(self, p: int, n_new: int, cost: float, cash_in: float, gov: float) -> None:
         m = self.model
         if p == m.own_store and gov > 0:
             self.subsidised = True
         self.cash += cash_in - cost
-        m.joined_mass[p] += self.omega * w_new
         new = [RefStore(m, self, p, m.t) for _ in range(n_new)]
         if (
             self.ever_banned[p]
@@ -345,6 +394,9 @@ class RefMerchant(mesa.Agent):
         join = best_only((wish & (plan["u_vetting"] < m.vetting))[None, :], j[None, :])[0]
         value, profit = pros["value"], pros["profit"]
         leave = mr.leave_decision(cur, value, self.loss_weeks, b.leave_threshold_weeks, profit)
+        for s in list(self.stores):  # leaves first: a joiner split into pieces leaves with all
+            if s.live and leave[s.platform]:
+                s.close()
         for p in np.flatnonzero(join):
             self.join(
                 int(p),
@@ -353,10 +405,8 @@ class RefMerchant(mesa.Agent):
                 plan["cash_in"][p],
                 plan["gov"],
                 pros["w_new"][p],
+                base,
             )
-        for s in list(self.stores):
-            if s.live and leave[s.platform]:
-                s.close()
         if not self.listed().any() and not wish.any():
             self.exit()
 
@@ -666,6 +716,7 @@ class ReferenceModel(mesa.Model):
         self.joined_mass = np.zeros(self.P)
         self.closed_with_funds: list[RefStore] = []
         self.merchant_steps = 0
+        self.split = 0  # firms split off joiners (population.split_pieces)
         self.banned_recorded = 0.0
         self.weekly: dict[int, dict] = {}
 
@@ -917,6 +968,7 @@ class ReferenceModel(mesa.Model):
                     plan["cash_in"][p],
                     plan["gov"],
                     pros["w_new"][p],
+                    base,
                 )
         if self.t % cfg.network.rewire_every_weeks == 0:
             self.rewire()

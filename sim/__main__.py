@@ -102,7 +102,8 @@ def _task(cfg) -> None:
     print(
         f"{config.policy.name}: {s['steps']} weeks, {config.merchants.count} firms "
         f"({s['initial_merchants']} rows with the association members split out; "
-        f"+{s['entered_merchants']} entered, -{s['exited_merchants']} exited), "
+        f"+{s['entered_merchants']} entered, +{s['split_merchants']} split off joiners, "
+        f"-{s['exited_merchants']} exited), "
         f"{s['stores_opened']} stores, {s['wall_time_s']:.2f} s simulated; wrote {out}"
     )
 

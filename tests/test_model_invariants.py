@@ -28,7 +28,10 @@ def check_week(m: MarketModel) -> None:
     c = m.counts()
     assert (
         c["alive_merchants"]
-        == c["initial_merchants"] + c["entered_merchants"] - (c["exited_merchants"])
+        == c["initial_merchants"]
+        + c["entered_merchants"]
+        + c["split_merchants"]
+        - c["exited_merchants"]
     )
     merchants = list(m.agents_by_type[Merchant]) if Merchant in m.agents_by_type else []
     assert len(merchants) == c["alive_merchants"]
@@ -225,7 +228,7 @@ def test_compose_accepts_the_extremes():
 
 
 def test_flows_agree_with_event_counts():
-    res = run(compose("merchants.count=300", "time.spinup_weeks=8", "time.end_date=2021-12-27"))
+    res = run(compose("merchants.count=300", "time.spinup_weeks=8", "time.end_date=2022-12-26"))
     ts, fl = res.timeseries, res.flows
     # every entrant joins exactly one platform, and shows up once as a flow from "none"
     # (both in model-firm equivalents: each firm weighs omega_f)

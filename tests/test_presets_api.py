@@ -158,7 +158,12 @@ def test_run_summary_is_plain_json(small_result):
     assert isinstance(s, dict)
     text = json.dumps(s, allow_nan=False)
     assert json.loads(text) == s
-    c = s["alive_merchants"] - s["initial_merchants"] - s["entered_merchants"]
+    c = (
+        s["alive_merchants"]
+        - s["initial_merchants"]
+        - s["entered_merchants"]
+        - s["split_merchants"]
+    )
     assert c == -s["exited_merchants"]
     assert s["initial_merchants"] > 200  # members split out of the 200 sampled
     assert s["recorded_steps"] == 52 and s["spinup_steps"] == 4

@@ -221,6 +221,17 @@ class MerchantsConfig:
         source="Horvitz & Thompson 1952; Sarndal et al. 1992 (PPS with certainty units); "
         "Scheffer et al. 1995 (super-individuals) [choice]",
     )
+    split_share: float = param(
+        0.01,
+        unit="fraction of a platform's sales weight",
+        lo=1e-4,
+        hi=1,
+        doc="a model firm standing for several real firms that joins a platform splits into "
+        "equal rows (at most one per real firm) so that none holds more than this share of "
+        "the platform's anticipated sales weight; a numerical resolution, not behaviour "
+        "(1: never split)",
+        source="Parry & Bithell 2012 (super-individual splitting) [choice]",
+    )
     origins: dict[str, OriginConfig] = field(
         default_factory=_default_origins,
         metadata={

@@ -577,7 +577,6 @@ def record_stores(
 @kernel
 def record_firms(
     rows,
-    n_old,
     n_live,
     listed,
     alive,
@@ -594,7 +593,9 @@ def record_firms(
     """Listings, firm counts and platform-set changes (flows) of every firm row.
 
     Every firm counts with its weight ``omega_f`` (model-firm equivalents).
-    ``listed`` holds last week's listings on entry and this week's on return.
+    ``listed`` holds last week's listings on entry (none for rows that entered
+    this week; those split off a firm this week carry their parent's) and this
+    week's on return.
     ``stats[o]``: alive, listed anywhere, on 2+ platforms, memberships;
     ``lm``/``mm``: listed and multi-homed merchants per (platform, origin);
     ``flows[o, from, to, cause]``: as ``MarketModel._record_flows`` explains,
@@ -616,7 +617,7 @@ def record_firms(
         for p in range(P):
             if n_live[p, f] > 0:
                 mask |= 1 << p
-            if f < n_old and listed[f, p]:
+            if listed[f, p]:
                 before |= 1 << p
         hist[o, mask] += om
         if mask == before:

@@ -277,6 +277,7 @@ class MarketModel(mesa.Model):
         self.flow_chunks: list[np.ndarray] = []
         self.entered = 0
         self.exited = 0
+        self.split = 0  # firm rows split off joiners (population.split_pieces)
 
     # ------------------------------------------------------------------ setup
 
@@ -542,7 +543,6 @@ class MarketModel(mesa.Model):
             raise RuntimeError(
                 f"the run has {self.n_steps} weeks; step {self.t + 1} is past its end"
             )
-        n_before = self.firms.n
         self._settle = np.concatenate(self._died) if self._died else np.empty(0, np.int64)
         self._died = []
         self._reset_week()
@@ -559,7 +559,7 @@ class MarketModel(mesa.Model):
         self._learn_risk()
         self._portfolio_decisions()
         self._entry_and_exit()
-        self._record(n_before)
+        self._record()
         self._compact_stores()
         self.running = self.t + 1 < self.n_steps
 
@@ -958,11 +958,13 @@ class MarketModel(mesa.Model):
         at the current base (a larger base lowers the expected sales). Those
         still positive at the anticipated base pass vetting when
         ``u_vetting < vetting_pass_probability``; among them the one with the
-        highest value is joined (``best_only``). Returns the joins and the
-        platforms each firm wanted (before vetting).
+        highest value is joined (``best_only``). Returns the joins, the
+        platforms each firm wanted (before vetting) and the anticipated base
+        per platform.
         """
         j = mr.join_value_at(pros["est"], *self._join_terms(pros, cost, cash_in, willing))
         pr, pq = np.nonzero(eligible & (j > 0))
+        anticipated = pros["others"].astype(np.float64)  # no candidates: the current base
         if pr.size:
             w_new = pros["w_new"][pr, pq]
             omega = pros["omega"][pr]
@@ -981,7 +983,7 @@ class MarketModel(mesa.Model):
             j[pr, pq] = mr.join_value_at(est, *terms)
         wish = eligible & (j > 0)
         join = best_only(wish & (u_vetting < self.vetting[None, :]), j)
-        return join, wish
+        return join, wish, anticipated
 
     def _portfolio_decisions(self) -> None:
         """Phase 7: banned firms react, then a random share of firms review their channels.
@@ -1040,42 +1042,63 @@ class MarketModel(mesa.Model):
             ~listed & pros["launched"][None, :] & (f.cash[rows, None] + cash_in >= cost) & ~ban_rows
         )
         rv = rng.random((rows.size, self.P))
-        join, wish = self._choose_joins(pros, eligible, cost, cash_in, willing, rv)
-        # (c) leave platforms whose value is negative (loss-making for a while or too risky)
+        join, wish, anticipated = self._choose_joins(pros, eligible, cost, cash_in, willing, rv)
+        # (c) leave platforms whose value is negative (loss-making for a while or too risky);
+        # applied before the joins, so that a joiner split into rows leaves with all of them
         lw = f.loss_weeks[rows]
         leave = mr.leave_decision(listed, value, lw, b.leave_threshold_weeks, profit)
-        self._apply_joins(rows, join, pros, cost, cash_in, gov)
         self._apply_leaves(rows, leave)
+        self._apply_joins(rows, join, pros, cost, cash_in, gov, anticipated)
         # (d) firms left with no store and nothing worth joining exit (a failed
         # vetting is not a reason to exit: they try again at their next review)
         now = f.n_live[:, rows].T > 0
         stranded = rows[~now.any(axis=1) & ~wish.any(axis=1)]
         self._exit(stranded)
 
-    def _apply_joins(self, rows, join, pros, cost, cash_in, gov) -> None:
+    def _apply_joins(self, rows, join, pros, cost, cash_in, gov, anticipated) -> np.ndarray:
         """Open stores for the joins; pay onboarding; receive platform and public subsidies.
 
-        A firm that was banned on the platform before comes back under a new
-        account, which the related-account check catches with
+        A joiner that stands for several real firms and would hold more than
+        ``merchants.split_share`` of the platform's anticipated sales weight is
+        first split into equal rows (``population.split_pieces``, :meth:`_split`);
+        all of them join. A firm that was banned on the platform before comes
+        back under a new account, which the related-account check catches with
         ``new_account_detection_probability`` (the new stores are banned at once).
         The joiners' weight is added to the platform's base for the rest of the week.
+        Returns, per row of ``rows``, the rows split off it (-1 padded: ``(len(rows), k)``).
         """
         f = self.firms
+        split_off = [np.empty(0, dtype=np.int64)] * rows.size
         for p in range(self.P):
             who = join[:, p]
             if not who.any():
                 continue
-            firms = rows[who]
-            if p == self.own_store:
-                f.subsidised[firms[gov[who] > 0]] = True
-            f.cash[firms] += cash_in[who, p] - cost[who, p]
-            self.book("onboarding", firms, cost[who, p])
-            self.book("subsidies", firms, cash_in[who, p])
             self._joined_mass[p] += float((pros["omega"][who] * pros["w_new"][who, p]).sum())
-            n_new = np.asarray(pros["prospective"][who, p], dtype=np.int64)
+            pos = np.flatnonzero(who)
+            k = pop.split_pieces(
+                pros["omega"][pos] * self.scale,
+                pros["omega"][pos] * pros["w_new"][pos, p],
+                float(anticipated[p]),
+                self.cfg.merchants.split_share,
+            )
+            if (k > 1).any():
+                many = pos[k > 1]
+                kids = self._split(rows[many], k[k > 1])
+                for i, c in zip(many.tolist(), kids, strict=True):
+                    split_off[i] = c
+                pos = np.concatenate([pos, np.repeat(many, k[k > 1] - 1)])
+                firms = np.concatenate([rows[who], *kids])
+            else:
+                firms = rows[pos]
+            if p == self.own_store:
+                f.subsidised[firms[gov[pos] > 0]] = True
+            f.cash[firms] += cash_in[pos, p] - cost[pos, p]
+            self.book("onboarding", firms, cost[pos, p])
+            self.book("subsidies", firms, cash_in[pos, p])
+            n_new = np.asarray(pros["prospective"][pos, p], dtype=np.int64)
             new = self._open_stores(firms, p, n_new, opened=self.t)
             self.rec_firms("joins", p, firms)
-            self.rec_firms("subsidy_usd", p, firms, cash_in[who, p])
+            self.rec_firms("subsidy_usd", p, firms, cash_in[pos, p])
             back = f.ever_banned[firms, p]
             if back.any():
                 det = self.enforcers[p].cfg.new_account_detection_probability
@@ -1085,6 +1108,60 @@ class MarketModel(mesa.Model):
                 self.rec_firms("new_accounts", p, firms[back])
                 self.rec_firms("new_accounts_caught", p, firms[caught])
                 self.rec_firms("new_bans", p, np.repeat(firms[caught], n_new[caught]))
+        return split_off
+
+    def _split(self, parents: np.ndarray, k: np.ndarray) -> list[np.ndarray]:
+        """Split firm row ``parents[i]`` into ``k[i]`` rows of equal weight (``k >= 2``).
+
+        Super-individual splitting (Parry & Bithell 2012): the new rows are
+        copies of their parent, which keeps ``1 / k`` of its weight: attributes,
+        cash, perceived risk and this week's state, and a copy of every store it
+        has (status, strikes, ratings, fake reviews, evidence, held funds; all
+        per real firm; closed stores while they hold funds), so every weighted
+        total is unchanged. From then on each
+        row draws its own decisions. The copies are new members of the
+        association network (wired at the next rewiring, like entrants).
+        Returns the new rows of each parent.
+        """
+        f, st = self.firms, self.stores
+        self._apply_closes()  # stores marked for closing are closed before they are copied
+        reps = np.asarray(k, dtype=np.int64) - 1
+        f.weight[parents] /= k
+        cap = f.capacity
+        new = f.copy_rows(np.repeat(parents, reps))
+        if f.capacity != cap:
+            self._grow_week_buffers()
+        src = np.repeat(parents, reps)
+        rows = np.arange(new.start, new.stop)
+        for buf in (self.hits, self.banned_now, self.loss_cause, self.gain_cause, self.listed):
+            buf[rows] = buf[src]
+        for buf in (self.ns_pair, self.camp_pair):
+            buf[:, rows] = buf[:, src]
+        # copies of the parents' stores (closed ones only while they still hold funds)
+        first = np.full(f.n, -1, dtype=np.int64)
+        count = np.zeros(f.n, dtype=np.int64)
+        first[parents] = new.start + np.cumsum(reps) - reps
+        count[parents] = reps
+        n = st.n
+        keep = (st.status[:n] != CLOSED) | (st.frozen[:n] > 0)
+        mine = np.flatnonzero((count[st.firm[:n]] > 0) & keep)
+        if mine.size:
+            per = count[st.firm[mine]]
+            offset = np.arange(int(per.sum())) - np.repeat(np.cumsum(per) - per, per)
+            owner = np.repeat(first[st.firm[mine]], per) + offset
+            cap = st.capacity
+            copies = st.copy_rows(np.repeat(mine, per))
+            if st.capacity != cap:
+                self._alloc_store_scratch()
+            st.firm[copies] = owner
+            self._store_groups = None
+            self.n_susp += np.bincount(
+                st.platform[copies][st.status[copies] == SUSPENDED], minlength=self.P
+            )
+        self.split += rows.size
+        self._alive_key = None
+        self._make_agents(rows)
+        return np.split(rows, np.cumsum(reps)[:-1])
 
     def _apply_leaves(self, rows, leave) -> None:
         """Close the stores of the platforms the firms in ``rows`` leave."""
@@ -1166,29 +1243,30 @@ class MarketModel(mesa.Model):
         eligible = pros["launched"][None, :] & (f.cash[idx, None] + cash_in >= cost)
         rv = self.rng_entry.random((idx.size, self.P))
         willing = np.full(idx.size, oc.new_platform_propensity)
-        join, _ = self._choose_joins(pros, eligible, cost, cash_in, willing, rv)
+        join, _, anticipated = self._choose_joins(pros, eligible, cost, cash_in, willing, rv)
         joiners = join.any(axis=1)
         stay = idx[joiners]
         self.book("entrant_cash", stay, f.cash[stay])
-        self._apply_joins(idx, join, pros, cost, cash_in, gov)
+        self._make_agents(stay)
+        split_off = self._apply_joins(idx, join, pros, cost, cash_in, gov, anticipated)
         f.alive[idx[~joiners]] = False  # candidates who join nothing never enter
         self._alive_key = None
-        self._make_agents(stay)
-        self.gain_cause[stay] = CAUSE["entry"]
         for p in range(self.P):
-            self.rec_firms("entries", p, idx[join[:, p]])
+            who = np.flatnonzero(join[:, p])
+            rows_p = np.concatenate([idx[who], *(split_off[i] for i in who)])
+            self.gain_cause[rows_p] = CAUSE["entry"]
+            self.rec_firms("entries", p, rows_p)
         self.entered += stay.size
 
     # ---------------------------------------------------------- 9. record
 
-    def _record(self, n_before: int) -> None:
+    def _record(self) -> None:
         """Weekly stocks by (platform, origin), firm counts and platform-set changes.
 
         Store stocks (active, warned, suspended, grey stores, GMV, frozen funds,
         live fake reviews, sales-weighted rating inflation) are summed in one
         pass over the stores; listings, multi-homing and flows in one pass over
         the firms (``kernels.record_stores``, ``kernels.record_firms``).
-        ``n_before`` is the number of firm rows at the start of the week.
         """
         self._apply_closes()
         t, f, st, R = self.t, self.firms, self.stores, self.recorder.data
@@ -1205,7 +1283,7 @@ class MarketModel(mesa.Model):
         alive = self.alive_rows()
         seen = [alive, *self._died]  # rows that may have changed listings
         kn.record_firms(
-            np.concatenate(seen), n_before, f.n_live, self.listed, f.alive, f.origin, f.weight,
+            np.concatenate(seen), f.n_live, self.listed, f.alive, f.origin, f.weight,
             self.loss_cause, self.gain_cause, stats, lm, mm, flows, P,
         )  # fmt: skip
         self.listed_count = lm.sum(axis=1)
@@ -1333,6 +1411,7 @@ class MarketModel(mesa.Model):
             "initial_merchants": int(self.n_initial),
             "entered_merchants": int(self.entered),
             "exited_merchants": int(self.exited),
+            "split_merchants": int(self.split),
             "alive_merchants": int(self.firms.alive[: self.firms.n].sum()),
             "stores_opened": int(self.stores_opened),
             "live_stores": int(

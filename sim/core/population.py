@@ -268,6 +268,27 @@ def split_members(attrs: dict[str, np.ndarray], probability: np.ndarray) -> dict
     return out
 
 
+def split_pieces(
+    real_weight: np.ndarray, mass: np.ndarray, base: float, share: float
+) -> np.ndarray:
+    """Rows a model firm splits into when it joins a platform (super-individual splitting).
+
+    A model firm of ``W`` real firms whose sales weight on the platform,
+    ``m = omega w_new``, would be more than ``share`` of the platform's
+    anticipated sales weight ``A`` (``merchants.anticipated_base``, at least ``m``
+    itself) becomes ``k = min(floor(W), ceil(m / (share max(A, m))))`` equal rows
+    of ``W / k`` real firms each: none of them holds more than ``share`` of the
+    platform unless it already stands for a single real firm (Parry & Bithell
+    2012). ``k = 1``: no split. Returns ``k`` (int64) per firm.
+    """
+    w = np.asarray(real_weight, dtype=np.float64)
+    m = np.asarray(mass, dtype=np.float64)
+    scale = share * np.maximum(base, m)
+    need = np.ceil(np.divide(m, scale, out=np.ones_like(m), where=scale > 0) - 1e-9)
+    k = np.minimum(np.floor(w + 1e-9), need)
+    return np.maximum(k, 1.0).astype(np.int64)
+
+
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
     """The ``q``-quantile of ``values`` with ``weights`` (real firms): the smallest value
     whose cumulative weight reaches ``q`` of the total; ``inf`` for no values."""

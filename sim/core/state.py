@@ -58,6 +58,18 @@ class Columns:
         self.n += k
         return sl
 
+    def copy_rows(self, src: np.ndarray) -> slice:
+        """Append copies of rows ``src`` (every column) and return the new rows' slice."""
+        src = np.asarray(src, dtype=np.int64)
+        sl = self.append(src.size)
+        for name, (_, _, tr) in self._spec.items():
+            col = getattr(self, name)
+            if tr:
+                col[..., sl] = col[..., src]
+            else:
+                col[sl] = col[src]
+        return sl
+
     def view(self, name: str) -> np.ndarray:
         """The used part of column ``name`` (rows last for a transposed column)."""
         if self._spec[name][2]:
