@@ -33,6 +33,12 @@ onto a platform as a share of the alive firms, and the rows split off joiners.
     .venv/bin/python -m benchmarks.scale_invariance                  # 2k, 5k, 20k x 10
     .venv/bin/python -m benchmarks.scale_invariance --sizes 2000 5000 --replications 6
     .venv/bin/python -m benchmarks.scale_invariance --report-only    # table from stored runs
+    .venv/bin/python -m benchmarks.scale_invariance --effects-against none  # and the effects
+
+With ``--effects-against none`` every (size, replicate) is also run under
+``policy=none`` and the *effects* (run minus its paired baseline: same seed and
+replicate) are compared across sizes in the same way, so that not only the
+levels but the policy's effects are shown not to depend on the resolution.
 
 Writes JSON (``--out``) and prints a markdown table.
 """
@@ -68,9 +74,14 @@ MARGINS = {
 }
 
 
-def one_run(args: tuple[int, int, tuple[str, ...]]) -> dict:
-    """One run at ``count`` model firms, replicate ``rep``: outcomes and diagnostics."""
-    count, rep, extra = args
+def one_run(args: tuple) -> dict:
+    """One run at ``count`` model firms, replicate ``rep``: outcomes and diagnostics.
+
+    ``args`` is ``(count, rep, overrides)`` or ``(count, rep, overrides, arm)``;
+    ``arm`` labels the run ("run", or "baseline" for the paired effect runs).
+    """
+    count, rep, extra = args[:3]
+    arm = args[3] if len(args) > 3 else "run"
     from sim import compose_config
     from sim.core.model import MarketModel, release_model
     from sim.engine.runner import flows_frame, summarize, timeseries_frame
@@ -133,6 +144,7 @@ def one_run(args: tuple[int, int, tuple[str, ...]]) -> dict:
     out.update(
         count=count,
         replicate=rep,
+        arm=arm,
         wall_s=time.perf_counter() - t0,
         platforms=m.platform_names,
         top_firm_gmv_share=top_any.tolist(),
@@ -196,8 +208,36 @@ def compare(runs: list[dict], sizes: list[int]) -> dict:
     return {"reference_size": ref, "alpha_per_test": alpha, "outcomes": table}
 
 
+def paired_effects(runs: list[dict]) -> list[dict]:
+    """Per (size, replicate): run minus its baseline (same seed and replicate), per outcome."""
+    base = {(r["count"], r["replicate"]): r for r in runs if r.get("arm") == "baseline"}
+    out = []
+    for r in runs:
+        b = base.get((r["count"], r["replicate"]))
+        if r.get("arm", "run") != "run" or b is None:
+            continue
+        d = {"count": r["count"], "replicate": r["replicate"]}
+        for o in OUTCOMES:
+            if r.get(o) is not None and b.get(o) is not None:
+                d[o] = float(r[o]) - float(b[o])
+        out.append(d)
+    return out
+
+
 def markdown(result: dict) -> str:
-    sizes = result["sizes"]
+    lines = outcome_table(result["comparison"], result["sizes"])
+    if result.get("effect_comparison"):
+        lines += [
+            "",
+            f"Effects: the run minus its paired `{result['effects_against']}` run (same "
+            "seed and replicate), compared across sizes in the same way:",
+            "",
+            *outcome_table(result["effect_comparison"], result["sizes"]),
+        ]
+    return "\n".join([*lines, "", *diagnostics_table(result)])
+
+
+def outcome_table(comparison: dict, sizes: list[int]) -> list[str]:
     ref = max(sizes)
     lines = [
         "| outcome | "
@@ -210,7 +250,7 @@ def markdown(result: dict) -> str:
         "|---|" + "---:|" * len(sizes) + "---|---|",
     ]
     for o, label in OUTCOMES.items():
-        row = result["comparison"]["outcomes"][o]
+        row = comparison["outcomes"][o]
         cells = []
         for n in sizes:
             c = row[n]
@@ -236,7 +276,12 @@ def markdown(result: dict) -> str:
             + "; ".join(equiv)
             + " |"
         )
-    lines.append("")
+    return lines
+
+
+def diagnostics_table(result: dict) -> list[str]:
+    sizes = result["sizes"]
+    lines = []
     plats = result["runs"][0]["platforms"]
     lines.append(
         "| firms | largest weekly GMV share of one model firm (any week) | ... of one "
@@ -247,7 +292,7 @@ def markdown(result: dict) -> str:
     )
     lines.append("|---:|---|---|---|---|---|---|---|")
     for n in sizes:
-        rs = [r for r in result["runs"] if r["count"] == n]
+        rs = [r for r in result["runs"] if r["count"] == n and r.get("arm", "run") == "run"]
 
         def weeks(rs=rs):
             v = np.max([r["weeks_until_no_firm_over_5pct"] for r in rs], axis=0)
@@ -263,7 +308,16 @@ def markdown(result: dict) -> str:
             f" | {worst('top_firm_gmv_share_established')} | {worst('max_weekly_join_share')} |"
             f" {weeks(rs)} | {np.mean([r.get('split_merchants', 0) for r in rs]):.0f} |"
         )
-    return "\n".join(lines)
+    return lines
+
+
+def analyse(result: dict) -> dict:
+    """Level comparison of the runs, and of the paired effects when there are baselines."""
+    runs = [r for r in result["runs"] if r.get("arm", "run") == "run"]
+    result["comparison"] = compare(runs, result["sizes"])
+    effects = paired_effects(result["runs"])
+    result["effect_comparison"] = compare(effects, result["sizes"]) if effects else None
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,11 +331,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="recompute the comparison and table from the runs stored in --out",
     )
+    ap.add_argument(
+        "--effects-against",
+        metavar="POLICY",
+        help="also run every (size, replicate) under this policy preset and compare the "
+        "paired effects (run minus baseline) across sizes, not only the levels",
+    )
     ap.add_argument("overrides", nargs="*", help="extra config overrides (key=value)")
     ns = ap.parse_args(argv)
     if ns.report_only:
-        result = json.loads(Path(ns.out).read_text())
-        result["comparison"] = compare(result["runs"], result["sizes"])
+        result = analyse(json.loads(Path(ns.out).read_text()))
         Path(ns.out).write_text(json.dumps(result, indent=1))
         print(markdown(result))
         return 0
@@ -290,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         for n in sorted(ns.sizes, reverse=True)
         for r in range(ns.replications)
     ]
+    if ns.effects_against:
+        base = (*ns.overrides, f"policy={ns.effects_against}")
+        jobs += [(n, r, base, "baseline") for n, r, _ in jobs]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=ns.workers) as ex:
         runs = list(ex.map(one_run, jobs))
@@ -297,10 +359,11 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": sorted(ns.sizes),
         "replications": ns.replications,
         "overrides": ns.overrides,
+        "effects_against": ns.effects_against,
         "wall_s": time.perf_counter() - t0,
         "runs": runs,
-        "comparison": compare(runs, sorted(ns.sizes)),
     }
+    analyse(result)
     out = Path(ns.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
