@@ -16,6 +16,7 @@ from sim.core.enforcement import (
     expected_forfeit_share,
     hold_amount,
     intensity,
+    is_guilty,
     payout_balance,
     penalty_for_strike,
 )
@@ -513,3 +514,40 @@ def test_a_store_that_stops_buying_grows_less_detectable():
     # the detection probability falls with the evidence
     p = detection_probability(np.array([200.0, 50.0, 5.0, 0.0]), 0.8, 0.01, 25.0)
     assert (np.diff(p) < 0).all()
+
+
+def test_a_store_counts_as_cheating_only_while_its_evidence_lasts():
+    """True and false positives are labelled by the evidence (``is_guilty``: E >= 1).
+
+    With a short evidence half-life (2 weeks), stores that stopped buying keep a
+    few undeleted fake reviews on their page but no evidence: caught, they are
+    false positives. Under the old label (``fake_live > 0``) a store that ever
+    campaigned stayed guilty for good.
+    """
+    cfg = compose(
+        *ENFORCED,
+        "policy.enforcement.amazon.evidence_half_life_weeks=2",
+        "policy.enforcement.amazon.false_positive_rate=0.05",
+    )
+    m = MarketModel(cfg)
+    st = m.stores
+    seen = {"detections": [], "false_positives": [], "swept_honest": []}
+    record = m.rec_stores
+
+    def spy(name, platform, idx, amount=None):
+        if name in seen and len(idx):
+            seen[name].append((st.evidence[idx].copy(), st.fake_live[idx].copy()))
+        record(name, platform, idx, amount)
+
+    m.rec_stores = spy
+    step_all(m)
+    det = np.concatenate([e for e, _ in seen["detections"]])
+    fp_e = np.concatenate([e for e, _ in seen["false_positives"]])
+    fp_f = np.concatenate([f for _, f in seen["false_positives"]])
+    assert det.size > 20 and fp_e.size > 20
+    assert (det >= 1).all() and (fp_e < 1).all()
+    assert is_guilty(np.array([0.0, 0.99, 1.0, 40.0])).tolist() == [False, False, True, True]
+    # stale reviews on the page do not make a store guilty
+    assert ((fp_f > 0) & (fp_e < 1)).sum() > 0
+    for e, _ in seen["swept_honest"]:
+        assert (e < 1).all()

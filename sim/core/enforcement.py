@@ -104,6 +104,23 @@ def detection_probability(evidence, true_positive_rate, false_positive_rate, hal
     return false_positive_rate + (true_positive_rate - false_positive_rate) * share
 
 
+#: Evidence (reviews) from which a store counts as cheating in the outputs (``is_guilty``).
+GUILTY_EVIDENCE = 1.0
+
+
+@rule
+def is_guilty(evidence):
+    """Whether a store counts as cheating: ``E_s >= 1``, at least one fake review's
+    trace left (bought recently enough: the evidence fades with its half-life).
+
+    Labels penalties as true or false positives (``detections``,
+    ``false_positives``, ``swept_honest``); it does not enter any decision. A
+    store that stopped buying becomes honest once its evidence has faded below
+    one review, although a few undeleted fake reviews may stay on its page.
+    """
+    return evidence >= GUILTY_EVIDENCE
+
+
 def detect(audited: np.ndarray, u: np.ndarray, probability: np.ndarray) -> np.ndarray:
     """Audit outcome: an audited store is flagged when its uniform draw is below
     its detection probability (:func:`detection_probability`)."""
@@ -245,7 +262,7 @@ class EnforcementPolicy(mesa.Agent):
             live = kn.select_status(ids, status, ACTIVE, SUSPENDED)
             cand = live[banned_firm[st.firm[live]]]
             swept = cand[rng.random(cand.size) < c.related_account_sweep_probability]
-            honest = swept[st.fake_live[swept] <= 0]
+            honest = swept[~is_guilty(st.evidence[swept])]
             m.rec_stores("swept_honest", p, honest)
             self._ban(swept, CAUSE_RELATED)
 
@@ -288,7 +305,7 @@ class EnforcementPolicy(mesa.Agent):
             c.evidence_half_saturation_reviews,
         )
         caught = detect(audited, u[1], found)
-        guilty = st.fake_live[live] > 0  # has fake reviews on its page (bought, not deleted)
+        guilty = is_guilty(st.evidence[live])  # before detection wipes the evidence
         m.rec_stores("audits", p, live[audited])
         m.rec_stores("detections", p, live[caught & guilty])
         m.rec_stores("false_positives", p, live[caught & ~guilty])
