@@ -201,7 +201,7 @@ class EnforcementPolicy(mesa.Agent):
         auditing = c.audit_probability_per_week > 0 and self.level > 0
         if not (deleting or auditing or m.n_susp[p] > 0):
             return  # nothing to delete, audit or end: no draw is skipped
-        ids = m.store_ids_on(p)
+        ids = m.live_store_ids_on(p)  # every store a step below can select
 
         # (1) deletion after the lag: reviews bought in week t - lag (only while the
         # policy is in force, so a policy that has not started changes nothing)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import platforms as pl
-from .demand import allocate_sales, store_weight_from_factors
+from .demand import allocate_sales, store_weight, store_weight_from_factors
 from .jit import kernel
 from .merchants import (
     age_evidence,
@@ -32,8 +32,15 @@ from .merchants import (
     campaign_decision,
     campaign_reviews,
     channel_profit,
+    expected_payout,
+    expected_sales,
+    expected_weekly_profit,
+    penalty_hazard,
+    penalty_loss,
     perceived_detection,
     pooled_penalty_rate,
+    risk_adjusted_value,
+    risk_exposure,
     update_inflation,
     update_risk,
 )
@@ -123,19 +130,25 @@ def select_status(ids, status, lo, hi):
 
 
 @kernel
-def group_by_platform(platform, n, n_platforms):
-    """Store indices grouped by platform (ascending within each): ``(order, start)``."""
+def group_live_by_platform(status, platform, n, n_platforms):
+    """Indices of the live (active..suspended) stores grouped by platform, ascending
+    within each: ``(order, start)``. Closed and banned rows, a large share of the
+    table between compactions, are left out: no enforcement step reads them."""
     start = np.zeros(n_platforms + 1, dtype=np.int64)
     for i in range(n):
-        start[platform[i] + 1] += 1
+        s = status[i]
+        if ACTIVE <= s <= SUSPENDED:
+            start[platform[i] + 1] += 1
     for p in range(n_platforms):
         start[p + 1] += start[p]
     pos = start[:-1].copy()
-    order = np.empty(n, dtype=np.int64)
+    order = np.empty(start[n_platforms], dtype=np.int64)
     for i in range(n):
-        p = platform[i]
-        order[pos[p]] = i
-        pos[p] += 1
+        s = status[i]
+        if ACTIVE <= s <= SUSPENDED:
+            p = platform[i]
+            order[pos[p]] = i
+            pos[p] += 1
     return order, start
 
 
@@ -518,6 +531,11 @@ def record_stores(
     a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
     for i in range(n):
         s = status[i]
+        if (s == CLOSED or s == BANNED) and frozen[i] <= 0.0 and gmv[i] == 0.0:
+            # a dead row with no funds held and no sales this week adds only zeros
+            # (its inflation is zero too); skip its firm's look-ups. Sums start at +0
+            # and add non-negative terms, so leaving out a +0 changes no bit.
+            continue
         p = platform[i]
         f = firm[i]
         o = origin[f]
@@ -676,13 +694,20 @@ def mean_alive_rows(x, weight, alive_rows, n):
     P = x.shape[0]
     s = np.zeros(P)
     c = 0.0
-    for r in range(alive_rows.size):
-        f = alive_rows[r]
-        if f >= n:
-            break
-        c += weight[f]
-        for p in range(P):
-            s[p] += weight[f] * x[p, f]
+    end = 0  # alive_rows is ascending: rows below n are a prefix
+    while end < alive_rows.size and alive_rows[end] < n:
+        end += 1
+    for r in range(end):
+        c += weight[alive_rows[r]]
+    # one platform at a time: x[p] is one row of the (platforms, firms) table, so
+    # this walks it in order instead of touching P distant rows per firm; each
+    # sum still runs over the firms in row order
+    for p in range(P):
+        acc = 0.0
+        for r in range(end):
+            f = alive_rows[r]
+            acc += weight[f] * x[p, f]
+        s[p] = acc
     if c > 0:
         for p in range(P):
             s[p] = s[p] / c
@@ -711,3 +736,80 @@ def review_rows(alive_rows, u, prob, banned_now, n_live):
             out[k] = f
             k += 1
     return out[:k]
+
+
+@kernel
+def prospects(
+    rows,
+    n_active,
+    prospective,
+    count_pow,
+    size,
+    quality,
+    price,
+    weight,
+    prop,
+    risk,
+    others,
+    demand,
+    running,
+    margin,
+    fixed_week,
+    per_order,
+    referral,
+    fulfilment,
+    held_weeks,
+    forfeit_share,
+    onboarding,
+    beta_r,
+    beta_p,
+    theta,
+    collateral,
+    salience,
+    sanction,
+    w_new,
+    est,
+    hazard,
+    profit,
+    loss,
+    value,
+):
+    """Per (reviewing firm ``rows[r]``, platform ``p``): the numbers of ``MarketModel._prospects``.
+
+    The honest weight of the firm's prospective stores ``w_new`` (``demand.store_weight``
+    of one store at true quality times ``count_pow = n^theta``, evaluated by numpy),
+    expected sales against the platform's other stores (``merchants.expected_sales``;
+    base ``max(W'_p - omega_f w_cur, 0)``, ``w_cur`` the weight of the stores it has),
+    perceived hazard (``perceived_detection``, ``risk_exposure`` of the effective
+    propensity ``prop[r]``, ``penalty_hazard``), expected profit, payout, loss if
+    penalised and risk-adjusted value (``expected_weekly_profit``,
+    ``expected_payout``, ``penalty_loss``, ``risk_adjusted_value``). One fused pass
+    instead of a dozen (firms x platforms) numpy temporaries; each element is the
+    same rule on the same inputs, so the numbers are those of the ufuncs on arrays.
+    """
+    P = others.size
+    for r in range(rows.size):
+        f = rows[r]
+        om = weight[f]
+        pr = price[f]
+        w_one = store_weight(size[f], 1, quality[f], pr, beta_r, beta_p, theta)
+        exposure = risk_exposure(prop[r], collateral)
+        for p in range(P):
+            wn = w_one * count_pow[r, p]
+            w_new[r, p] = wn
+            w_cur = wn if n_active[r, p] > 0 else 0.0
+            x = others[p] - om * w_cur
+            base = x if (x >= 0.0 or x != x) else 0.0  # np.maximum(x, 0.0)
+            g = expected_sales(demand[p], wn, base, om)
+            est[r, p] = g
+            h = penalty_hazard(perceived_detection(risk[p, f], salience), exposure)
+            hazard[r, p] = h
+            n = prospective[r, p]
+            pi = expected_weekly_profit(
+                g, pr, n, margin[p], fixed_week[p], per_order[p], running[r, p]
+            )
+            pay = expected_payout(g, pr, n, referral[p], fulfilment[p], per_order[p], fixed_week[p])
+            k = penalty_loss(pi, pay, n, sanction, held_weeks[p], forfeit_share[p], onboarding[p])
+            profit[r, p] = pi
+            loss[r, p] = k
+            value[r, p] = risk_adjusted_value(pi, h, k)
