@@ -24,13 +24,15 @@ from __future__ import annotations
 import numpy as np
 
 from . import platforms as pl
-from .demand import allocate_sales, store_weight, store_weight_from_factors
+from .demand import allocate_sales, store_count_factor, store_weight, store_weight_from_factors
 from .jit import kernel
 from .merchants import (
     age_evidence,
+    bankrupt,
     campaign_cost,
     campaign_decision,
     campaign_reviews,
+    channel_cost_factor,
     channel_profit,
     expected_payout,
     expected_sales,
@@ -277,6 +279,29 @@ def campaigns(
 
 
 # ------------------------------------------------- 3-4. demand and accounts
+
+
+@kernel
+def count_factors(size, exponent):
+    """``demand.store_count_factor(n)`` for store counts ``n = 0 .. size - 1``.
+
+    This and :func:`channel_cost_factors` evaluate a rule over a small table in a
+    cached loop: the rule's ufunc on an array would have numba build its loop
+    wrapper in every process (~0.1 s each). Same rule, same numbers.
+    """
+    out = np.empty(size)
+    for n in range(size):
+        out[n] = store_count_factor(n, exponent)
+    return out
+
+
+@kernel
+def channel_cost_factors(n_platforms, exponent):
+    """``merchants.channel_cost_factor(k)`` (``k^gamma``) for ``k = 0 .. n_platforms``."""
+    out = np.empty(n_platforms + 1)
+    for k in range(n_platforms + 1):
+        out[k] = channel_cost_factor(float(k), exponent)
+    return out
 
 
 @kernel
@@ -686,6 +711,20 @@ def record_firms(
 
 
 # ------------------------------------------------------------ 8. entrants
+
+
+@kernel
+def leaving_rows(alive_rows, u, hazard, cash, cash_weeks, running_cost):
+    """Alive firms that exit this week: the exogenous hazard (``u < hazard``) or
+    ``merchants.bankrupt``; ascending, as ``alive_rows``. Dead rows are not visited."""
+    out = np.empty(alive_rows.size, dtype=np.int64)
+    k = 0
+    for r in range(alive_rows.size):
+        f = alive_rows[r]
+        if u[f] < hazard or bankrupt(cash[f], cash_weeks, running_cost[f]):
+            out[k] = f
+            k += 1
+    return out[:k]
 
 
 @kernel

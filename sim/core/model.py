@@ -706,7 +706,7 @@ class MarketModel(mesa.Model):
             if need < 0:
                 break
             size = max(2 * need + 2, 64)
-            self._npow = demand_rules.store_count_factor(np.arange(size), b.store_count_exponent)
+            self._npow = kn.count_factors(size, b.store_count_exponent)
         self.platform_weight_total = totals
         ref = np.array([p.referral_rate for p in self.platform_agents])
         ful = np.array([p.cfg.fulfilment_ads_rate for p in self.platform_agents])
@@ -721,9 +721,7 @@ class MarketModel(mesa.Model):
             st.gmv, st.net_sales, self.ns_pair, self._fee_revenue, num, den,
         )  # fmt: skip
         # channel_costs' k^gamma for k = 0..P channels
-        kpow = mr.channel_cost_factor(
-            np.arange(self.P + 1, dtype=np.float64), b.channel_cost_exponent
-        )
+        kpow = kn.channel_cost_factors(self.P, b.channel_cost_exponent)
         # alive firms, and those that exited last week (booked once more: their rows
         # then hold zero profit and costs, and stay so: nothing of theirs changes)
         book = np.concatenate([self.alive_rows(), self._settle])
@@ -1097,11 +1095,12 @@ class MarketModel(mesa.Model):
         """Exits (hazard, bankruptcy), then entrants drawn from each origin's design."""
         cfg, f = self.cfg, self.firms
         n = f.n
-        alive = f.alive[:n]
         # exogenous hazard and bankruptcy
-        u = self.rng_entry.random(n)
-        broke = mr.bankrupt(f.cash[:n], cfg.merchants.bankruptcy_cash_weeks, f.running_cost[:n])
-        leaving = np.flatnonzero(alive & ((u < cfg.merchants.exit_hazard_per_week) | broke))
+        u = self.rng_entry.random(n)  # one draw per firm row, alive or not (stream order)
+        leaving = kn.leaving_rows(
+            self.alive_rows(), u, cfg.merchants.exit_hazard_per_week, f.cash,
+            cfg.merchants.bankruptcy_cash_weeks, f.running_cost,
+        )  # fmt: skip
         self._exit(leaving)
         # entrants: a Poisson sample of the origin's design (expected real entrants
         # entry_rate x real firms x demand growth); candidates that join nothing never enter
