@@ -10,7 +10,7 @@ import numpy as np
 from . import kernels as kn
 from .calendar import Calendar, days_to_weeks
 from .config import EnforcementConfig
-from .jit import rule
+from .jit import kernel, rule
 from .state import ACTIVE, BANNED, SUSPENDED, WARNED
 
 if TYPE_CHECKING:
@@ -143,6 +143,43 @@ def hold_amount(held_weeks, payout):
     return held_weeks * max(payout, 0.0)
 
 
+# The rules above per store of an index list, compiled: called on arrays from numpy,
+# a rule's ufunc would have numba build its loop wrapper in every process (~0.1 s
+# each; only the scalar rules are cached on disk). Same rule, same numbers.
+
+
+@kernel
+def _suspicion_shares(suspicion, idx, half_saturation):
+    """:func:`suspicion_share` of the stores ``idx``."""
+    out = np.empty(idx.size)
+    for k in range(idx.size):
+        out[k] = suspicion_share(suspicion[idx[k]], half_saturation)
+    return out
+
+
+@kernel
+def _detection_probabilities(evidence, idx, true_positive_rate, false_positive_rate, half):
+    """:func:`detection_probability` of the stores ``idx``."""
+    out = np.empty(idx.size)
+    for k in range(idx.size):
+        out[k] = detection_probability(
+            evidence[idx[k]], true_positive_rate, false_positive_rate, half
+        )
+    return out
+
+
+@kernel
+def _hold_amounts(gmv, net_sales, idx, gross_margin, held_weeks, fresh):
+    """:func:`hold_amount` of the payout (:func:`payout_balance`) of the stores ``idx``;
+    0 where not ``fresh``."""
+    out = np.empty(idx.size)
+    for k in range(idx.size):
+        i = idx[k]
+        a = hold_amount(held_weeks, payout_balance(gmv[i], net_sales[i], gross_margin))
+        out[k] = a if fresh[k] else 0.0
+    return out
+
+
 def expected_forfeit_share(cfg: EnforcementConfig) -> float:
     """Expected share of a hold lost for good, given a first penalty (policy-derived).
 
@@ -218,7 +255,7 @@ class EnforcementPolicy(mesa.Agent):
         auditing = c.audit_probability_per_week > 0 and self.level > 0
         if not (deleting or auditing or m.n_susp[p] > 0):
             return  # nothing to delete, audit or end: no draw is skipped
-        ids = m.store_ids_on(p)
+        ids = m.live_store_ids_on(p)  # every store a step below can select
 
         # (1) deletion after the lag: reviews bought in week t - lag (only while the
         # policy is in force, so a policy that has not started changes nothing)
@@ -289,7 +326,7 @@ class EnforcementPolicy(mesa.Agent):
         prob = audit_probabilities(
             c.audit_probability_per_week,
             self.level,
-            suspicion_share(st.suspicion[live], c.suspicion_half_saturation_reviews),
+            _suspicion_shares(st.suspicion, live, c.suspicion_half_saturation_reviews),
             m.degree_ratio[firms],
             c.targeting,
             c.targeting_strength,
@@ -298,8 +335,9 @@ class EnforcementPolicy(mesa.Agent):
         )
         u = m.rng_enforcement.random((2, live.size))
         audited = u[0] < prob
-        found = detection_probability(
-            st.evidence[live],
+        found = _detection_probabilities(
+            st.evidence,
+            live,
             c.true_positive_rate,
             c.false_positive_rate,
             c.evidence_half_saturation_reviews,
@@ -345,8 +383,14 @@ class EnforcementPolicy(mesa.Agent):
         m, c = self.model, self.cfg
         st = m.stores
         fresh = st.frozen_at[idx] != m.t + 1
-        payout = payout_balance(st.gmv[idx], st.net_sales[idx], m.cfg.merchants.gross_margin_rate)
-        amount = np.where(fresh, hold_amount(c.held_weeks_of_sales, payout), 0.0)
+        amount = _hold_amounts(
+            st.gmv,
+            st.net_sales,
+            idx,
+            m.cfg.merchants.gross_margin_rate,
+            c.held_weeks_of_sales,
+            fresh,
+        )
         np.subtract.at(m.firms.cash, st.firm[idx], amount)
         st.frozen[idx] += amount
         st.frozen_at[idx] = m.t + 1

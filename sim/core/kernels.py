@@ -24,16 +24,25 @@ from __future__ import annotations
 import numpy as np
 
 from . import platforms as pl
-from .demand import allocate_sales, store_weight_from_factors
+from .demand import allocate_sales, store_count_factor, store_weight, store_weight_from_factors
 from .jit import kernel
 from .merchants import (
     age_evidence,
+    bankrupt,
     campaign_cost,
     campaign_decision,
     campaign_reviews,
+    channel_cost_factor,
     channel_profit,
+    expected_payout,
+    expected_sales,
+    expected_weekly_profit,
+    penalty_hazard,
+    penalty_loss,
     perceived_detection,
     pooled_penalty_rate,
+    risk_adjusted_value,
+    risk_exposure,
     update_inflation,
     update_risk,
 )
@@ -123,19 +132,25 @@ def select_status(ids, status, lo, hi):
 
 
 @kernel
-def group_by_platform(platform, n, n_platforms):
-    """Store indices grouped by platform (ascending within each): ``(order, start)``."""
+def group_live_by_platform(status, platform, n, n_platforms):
+    """Indices of the live (active..suspended) stores grouped by platform, ascending
+    within each: ``(order, start)``. Closed and banned rows, a large share of the
+    table between compactions, are left out: no enforcement step reads them."""
     start = np.zeros(n_platforms + 1, dtype=np.int64)
     for i in range(n):
-        start[platform[i] + 1] += 1
+        s = status[i]
+        if ACTIVE <= s <= SUSPENDED:
+            start[platform[i] + 1] += 1
     for p in range(n_platforms):
         start[p + 1] += start[p]
     pos = start[:-1].copy()
-    order = np.empty(n, dtype=np.int64)
+    order = np.empty(start[n_platforms], dtype=np.int64)
     for i in range(n):
-        p = platform[i]
-        order[pos[p]] = i
-        pos[p] += 1
+        s = status[i]
+        if ACTIVE <= s <= SUSPENDED:
+            p = platform[i]
+            order[pos[p]] = i
+            pos[p] += 1
     return order, start
 
 
@@ -264,6 +279,29 @@ def campaigns(
 
 
 # ------------------------------------------------- 3-4. demand and accounts
+
+
+@kernel
+def count_factors(size, exponent):
+    """``demand.store_count_factor(n)`` for store counts ``n = 0 .. size - 1``.
+
+    This and :func:`channel_cost_factors` evaluate a rule over a small table in a
+    cached loop: the rule's ufunc on an array would have numba build its loop
+    wrapper in every process (~0.1 s each). Same rule, same numbers.
+    """
+    out = np.empty(size)
+    for n in range(size):
+        out[n] = store_count_factor(n, exponent)
+    return out
+
+
+@kernel
+def channel_cost_factors(n_platforms, exponent):
+    """``merchants.channel_cost_factor(k)`` (``k^gamma``) for ``k = 0 .. n_platforms``."""
+    out = np.empty(n_platforms + 1)
+    for k in range(n_platforms + 1):
+        out[k] = channel_cost_factor(float(k), exponent)
+    return out
 
 
 @kernel
@@ -518,6 +556,11 @@ def record_stores(
     a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
     for i in range(n):
         s = status[i]
+        if (s == CLOSED or s == BANNED) and frozen[i] <= 0.0 and gmv[i] == 0.0:
+            # a dead row with no funds held and no sales this week adds only zeros
+            # (its inflation is zero too); skip its firm's look-ups. Sums start at +0
+            # and add non-negative terms, so leaving out a +0 changes no bit.
+            continue
         p = platform[i]
         f = firm[i]
         o = origin[f]
@@ -672,18 +715,39 @@ def record_firms(
 
 
 @kernel
+def leaving_rows(alive_rows, u, hazard, cash, cash_weeks, running_cost):
+    """Alive firms that exit this week: the exogenous hazard (``u < hazard``) or
+    ``merchants.bankrupt``; ascending, as ``alive_rows``. Dead rows are not visited."""
+    out = np.empty(alive_rows.size, dtype=np.int64)
+    k = 0
+    for r in range(alive_rows.size):
+        f = alive_rows[r]
+        if u[f] < hazard or bankrupt(cash[f], cash_weeks, running_cost[f]):
+            out[k] = f
+            k += 1
+    return out[:k]
+
+
+@kernel
 def mean_alive_rows(x, weight, alive_rows, n):
     """Weighted means over alive rows ``f < n`` of ``x[p, f]`` per ``p`` (real-firm means)."""
     P = x.shape[0]
     s = np.zeros(P)
     c = 0.0
-    for r in range(alive_rows.size):
-        f = alive_rows[r]
-        if f >= n:
-            break
-        c += weight[f]
-        for p in range(P):
-            s[p] += weight[f] * x[p, f]
+    end = 0  # alive_rows is ascending: rows below n are a prefix
+    while end < alive_rows.size and alive_rows[end] < n:
+        end += 1
+    for r in range(end):
+        c += weight[alive_rows[r]]
+    # one platform at a time: x[p] is one row of the (platforms, firms) table, so
+    # this walks it in order instead of touching P distant rows per firm; each
+    # sum still runs over the firms in row order
+    for p in range(P):
+        acc = 0.0
+        for r in range(end):
+            f = alive_rows[r]
+            acc += weight[f] * x[p, f]
+        s[p] = acc
     if c > 0:
         for p in range(P):
             s[p] = s[p] / c
@@ -712,3 +776,80 @@ def review_rows(alive_rows, u, prob, banned_now, n_live):
             out[k] = f
             k += 1
     return out[:k]
+
+
+@kernel
+def prospects(
+    rows,
+    n_active,
+    prospective,
+    count_pow,
+    size,
+    quality,
+    price,
+    weight,
+    prop,
+    risk,
+    others,
+    demand,
+    running,
+    margin,
+    fixed_week,
+    per_order,
+    referral,
+    fulfilment,
+    held_weeks,
+    forfeit_share,
+    onboarding,
+    beta_r,
+    beta_p,
+    theta,
+    collateral,
+    salience,
+    sanction,
+    w_new,
+    est,
+    hazard,
+    profit,
+    loss,
+    value,
+):
+    """Per (reviewing firm ``rows[r]``, platform ``p``): the numbers of ``MarketModel._prospects``.
+
+    The honest weight of the firm's prospective stores ``w_new`` (``demand.store_weight``
+    of one store at true quality times ``count_pow = n^theta``, evaluated by numpy),
+    expected sales against the platform's other stores (``merchants.expected_sales``;
+    base ``max(W'_p - omega_f w_cur, 0)``, ``w_cur`` the weight of the stores it has),
+    perceived hazard (``perceived_detection``, ``risk_exposure`` of the effective
+    propensity ``prop[r]``, ``penalty_hazard``), expected profit, payout, loss if
+    penalised and risk-adjusted value (``expected_weekly_profit``,
+    ``expected_payout``, ``penalty_loss``, ``risk_adjusted_value``). One fused pass
+    instead of a dozen (firms x platforms) numpy temporaries; each element is the
+    same rule on the same inputs, so the numbers are those of the ufuncs on arrays.
+    """
+    P = others.size
+    for r in range(rows.size):
+        f = rows[r]
+        om = weight[f]
+        pr = price[f]
+        w_one = store_weight(size[f], 1, quality[f], pr, beta_r, beta_p, theta)
+        exposure = risk_exposure(prop[r], collateral)
+        for p in range(P):
+            wn = w_one * count_pow[r, p]
+            w_new[r, p] = wn
+            w_cur = wn if n_active[r, p] > 0 else 0.0
+            x = others[p] - om * w_cur
+            base = x if (x >= 0.0 or x != x) else 0.0  # np.maximum(x, 0.0)
+            g = expected_sales(demand[p], wn, base, om)
+            est[r, p] = g
+            h = penalty_hazard(perceived_detection(risk[p, f], salience), exposure)
+            hazard[r, p] = h
+            n = prospective[r, p]
+            pi = expected_weekly_profit(
+                g, pr, n, margin[p], fixed_week[p], per_order[p], running[r, p]
+            )
+            pay = expected_payout(g, pr, n, referral[p], fulfilment[p], per_order[p], fixed_week[p])
+            k = penalty_loss(pi, pay, n, sanction, held_weeks[p], forfeit_share[p], onboarding[p])
+            profit[r, p] = pi
+            loss[r, p] = k
+            value[r, p] = risk_adjusted_value(pi, h, k)

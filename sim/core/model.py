@@ -195,7 +195,7 @@ class MarketModel(mesa.Model):
         self._died: list[np.ndarray] = []  # firm rows that exited this week
         self._settle = np.empty(0, dtype=np.int64)  # ... and last week (booked once more)
         self._alive_key = None  # cache of alive_rows()
-        self._store_groups = None  # store indices grouped by platform (enforcement)
+        self._store_groups = None  # live store indices grouped by platform (enforcement)
         self._keep_rows = -1  # rows compaction would keep, counted by _record
         self._npow = np.zeros(0)  # store_count_factor(n) by store count n
         self.audit_cost = np.zeros(self.P)  # this week's enforcement cost per platform, USD
@@ -458,12 +458,19 @@ class MarketModel(mesa.Model):
                 st.status, st.firm, st.platform, idx, code, f.n_live, f.n_act, self.n_susp
             )
 
-    def store_ids_on(self, p: int) -> np.ndarray:
-        """Indices of the store rows on platform ``p`` (ascending), cached until rows change."""
+    def live_store_ids_on(self, p: int) -> np.ndarray:
+        """Indices of the live (active, warned, suspended) store rows on platform ``p``
+        (ascending), as of the first call this week; cached until rows change.
+
+        For enforcement, which reads and writes only its own platform's stores and
+        only live ones: a closed or banned store never becomes live again, and no
+        store opens during the enforcement phase, so every live store of ``p`` when
+        its enforcer runs is in this list, in store order.
+        """
         st = self.stores
         key = (self.t, st.n)
         if self._store_groups is None or self._store_groups[0] != key:
-            order, start = kn.group_by_platform(st.platform, st.n, self.P)
+            order, start = kn.group_live_by_platform(st.status, st.platform, st.n, self.P)
             self._store_groups = (key, order, start)
         _, order, start = self._store_groups
         return order[start[p] : start[p + 1]]
@@ -699,7 +706,7 @@ class MarketModel(mesa.Model):
             if need < 0:
                 break
             size = max(2 * need + 2, 64)
-            self._npow = demand_rules.store_count_factor(np.arange(size), b.store_count_exponent)
+            self._npow = kn.count_factors(size, b.store_count_exponent)
         self.platform_weight_total = totals
         ref = np.array([p.referral_rate for p in self.platform_agents])
         ful = np.array([p.cfg.fulfilment_ads_rate for p in self.platform_agents])
@@ -714,9 +721,7 @@ class MarketModel(mesa.Model):
             st.gmv, st.net_sales, self.ns_pair, self._fee_revenue, num, den,
         )  # fmt: skip
         # channel_costs' k^gamma for k = 0..P channels
-        kpow = mr.channel_cost_factor(
-            np.arange(self.P + 1, dtype=np.float64), b.channel_cost_exponent
-        )
+        kpow = kn.channel_cost_factors(self.P, b.channel_cost_exponent)
         # alive firms, and those that exited last week (booked once more: their rows
         # then hold zero profit and costs, and stay so: nothing of theirs changes)
         book = np.concatenate([self.alive_rows(), self._settle])
@@ -782,9 +787,11 @@ class MarketModel(mesa.Model):
         if not R["new_bans"][self.t].any():
             return
         n = self.firms.n
-        lost = self.banned_now[:n] & (self.firms.n_live[:, :n].T == 0)
+        # only the few firms banned somewhere this week (ascending, as a full-table mask)
+        hit = np.flatnonzero(self.banned_now[:n].any(axis=1))
+        lost = self.banned_now[hit] & (self.firms.n_live[:, hit].T == 0)
         for p in range(self.P):
-            self.rec_firms("firms_lost_to_bans", p, np.flatnonzero(lost[:, p]))
+            self.rec_firms("firms_lost_to_bans", p, hit[lost[:, p]])
 
     def _learn_risk(self) -> None:
         """Perceived per-store penalty rates move toward this week's observed rate.
@@ -807,43 +814,38 @@ class MarketModel(mesa.Model):
         """The numbers a reviewing firm weighs, per platform (merchants.py holds the rules).
 
         Expected sales at this week's demand against the other stores
-        (``expected_sales``), expected profit, perceived hazard and loss
-        (``_channel_values``), the enforcement loss on current channels
-        (``expected_enforcement_loss``) and the firm's honest weight.
+        (``expected_sales``), expected profit, perceived hazard, loss if penalised
+        and risk-adjusted value (one compiled pass, ``kernels.prospects``), the
+        enforcement loss on current channels (``expected_enforcement_loss``) and
+        the firm's honest weight.
         """
         b, f = self.cfg.behaviour, self.firms
-        size, quality, price = f.size[rows], f.quality[rows], f.price[rows]
-        omega = f.weight[rows]
+        quality = f.quality[rows]
         prospective = np.where(n_active > 0, n_active, 1 + f.extra_stores[rows, None])
-        w_new = demand_rules.store_weight(
-            size[:, None],
-            1,
-            quality[:, None],
-            price[:, None],
-            b.rating_sensitivity_per_star,
-            b.price_sensitivity,
-            b.store_count_exponent,
-        ) * np.power(prospective, b.store_count_exponent)
-        w_cur = np.where(n_active > 0, w_new, 0.0)
-        others = self.platform_weight_total + self._joined_mass
-        base = np.maximum(others[None, :] - omega[:, None] * w_cur, 0.0)
-        est = mr.expected_sales(self.platform_demand, w_new, base, omega[:, None])
+        # n^theta stays a numpy power (its SIMD pow is not libm's, bit for bit)
+        count_pow = np.power(prospective, b.store_count_exponent)
         prop = mr.effective_propensity(
             f.propensity[rows], quality, b.reference_rating, b.reputation_weakness_slope
         )
-        exposure = mr.risk_exposure(prop, b.collateral_risk_share)
-        hazard = mr.penalty_hazard(
-            mr.perceived_detection(f.risk[:, rows].T, b.risk_salience), exposure[:, None]
-        )
         running = mr.marginal_channel_costs(listed, self.running_cost, b.channel_cost_exponent)
-        profit, loss, value = self._channel_values(
-            est, price[:, None], prospective, running, hazard, slice(None)
-        )
+        others = self.platform_weight_total + self._joined_mass
+        shape = (rows.size, self.P)
+        w_new, est, hazard = np.empty(shape), np.empty(shape), np.empty(shape)
+        profit, loss, value = np.empty(shape), np.empty(shape), np.empty(shape)
+        kn.prospects(
+            np.asarray(rows, dtype=np.int64), np.ascontiguousarray(n_active, dtype=np.int64),
+            prospective, count_pow, f.size, f.quality, f.price, f.weight, prop, f.risk, others,
+            self.platform_demand, running, self.margin, self.fixed_week, self.per_order,
+            self.referral, self.fulfilment, self.held_weeks, self.forfeit_share, self.onboarding,
+            b.rating_sensitivity_per_star, b.price_sensitivity, b.store_count_exponent,
+            b.collateral_risk_share, b.risk_salience, b.sanction_weeks_of_profit,
+            w_new, est, hazard, profit, loss, value,
+        )  # fmt: skip
         return {
             "rows": rows,
             "listed": listed,
-            "omega": omega,
-            "price": price,
+            "omega": f.weight[rows],
+            "price": f.price[rows],
             "prospective": prospective,
             "w_new": w_new,
             "others": others,
@@ -855,36 +857,6 @@ class MarketModel(mesa.Model):
             "at_risk": mr.expected_enforcement_loss(hazard, loss, listed),
             "launched": np.array([p.launched(self.t) for p in self.platform_agents]),
         }
-
-    def _channel_values(self, est, price, n_stores, running, hazard, q):
-        """Expected profit, loss if penalised and risk-adjusted value on platform(s) ``q``.
-
-        ``q`` indexes the per-platform arrays: ``slice(None)`` for a firms x
-        platforms matrix, or an array of platform indices for (firm, platform) pairs.
-        """
-        b = self.cfg.behaviour
-        profit = mr.expected_weekly_profit(
-            est, price, n_stores, self.margin[q], self.fixed_week[q], self.per_order[q], running
-        )
-        payout = mr.expected_payout(
-            est,
-            price,
-            n_stores,
-            self.referral[q],
-            self.fulfilment[q],
-            self.per_order[q],
-            self.fixed_week[q],
-        )
-        loss = mr.penalty_loss(
-            profit,
-            payout,
-            n_stores,
-            b.sanction_weeks_of_profit,
-            self.held_weeks[q],
-            self.forfeit_share[q],
-            self.onboarding[q],
-        )
-        return profit, loss, mr.risk_adjusted_value(profit, hazard, loss)
 
     def _one_off(self, rows: np.ndarray, prospective: np.ndarray):
         """One-off cost and cash of joining each platform now.
@@ -1200,11 +1172,12 @@ class MarketModel(mesa.Model):
         """Exits (hazard, bankruptcy), then entrants drawn from each origin's design."""
         cfg, f = self.cfg, self.firms
         n = f.n
-        alive = f.alive[:n]
         # exogenous hazard and bankruptcy
-        u = self.rng_entry.random(n)
-        broke = mr.bankrupt(f.cash[:n], cfg.merchants.bankruptcy_cash_weeks, f.running_cost[:n])
-        leaving = np.flatnonzero(alive & ((u < cfg.merchants.exit_hazard_per_week) | broke))
+        u = self.rng_entry.random(n)  # one draw per firm row, alive or not (stream order)
+        leaving = kn.leaving_rows(
+            self.alive_rows(), u, cfg.merchants.exit_hazard_per_week, f.cash,
+            cfg.merchants.bankruptcy_cash_weeks, f.running_cost,
+        )  # fmt: skip
         self._exit(leaving)
         # entrants: a Poisson sample of the origin's design (expected real entrants
         # entry_rate x real firms x demand growth); candidates that join nothing never enter
