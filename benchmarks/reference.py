@@ -730,7 +730,7 @@ class ReferenceModel(mesa.Model):
         return f
 
     def channel_values(self, est, price, n_stores, running, hazard, q=slice(None)):
-        """Expected profit, loss if penalised and value (the engine's ``_channel_values``)."""
+        """Expected profit, loss if penalised and value (the engine: ``kernels.prospects``)."""
         b = self.cfg.behaviour
         profit = mr.expected_weekly_profit(
             est, price, n_stores, self.margin[q], self.fixed_week[q], self.per_order[q], running
