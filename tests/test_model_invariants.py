@@ -275,3 +275,19 @@ def test_finished_runs_release_their_models():
         simulate(spec)
         validation_simulate(spec)
     assert _models_alive() == before
+
+
+def test_association_member_outcomes():
+    """The members' end-of-run Amazon shares: 0 banned without enforcement, null without members."""
+    base = ("merchants.count=200", *THROUGH_CRACKDOWN)
+    keys = ("grey_share_amazon_members_end", "banned_share_amazon_members_end")
+    crackdown = run(compose(*base)).summary
+    assert crackdown["association_members_real_start"] > 0
+    for key in keys:
+        assert 0.0 <= crackdown[key] <= 1.0, key
+    unenforced = run(compose(*base, "policy=none")).summary
+    assert unenforced["banned_share_amazon_members_end"] == 0.0
+    assert unenforced["grey_share_amazon_members_end"] > 0.0
+    no_members = run(compose(*base, "merchants.origins.CN.association_members=0")).summary
+    assert no_members["association_members_real_start"] == 0.0
+    assert all(no_members[key] is None for key in keys)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from sim.core.config import EnforcementConfig, SimConfig, validate
 from sim.core.model import MarketModel, release_model
+from sim.core.state import ACTIVE, WARNED
 
 from .provenance import config_hash, provenance
 
@@ -126,6 +127,39 @@ def _share(num: float, den: float) -> float:
     return float(num / den) if den > 0 else float("nan")
 
 
+def _member_outcomes(model: MarketModel) -> dict[str, float]:
+    """Association members on Amazon at the end of the run (the last simulated week).
+
+    The peer network and hub-targeted audits act on members only (ODD 7.3,
+    7.7, 7.10), 2,600 of 500,000 real firms by default: too few to move a
+    market-wide share beyond noise. Both shares are over real firms and
+    stores (model units weighted by ``omega_f``), NaN without members:
+
+    - ``grey_share_amazon_members_end``: of the members' active or warned
+      Amazon stores, the share that bought fake reviews in the last week;
+    - ``banned_share_amazon_members_end``: of the alive members, the share
+      that have had an Amazon store banned (the ban memory ``ever_banned`` of
+      ODD 7.8, spin-up included).
+    """
+    f, st = model.firms, model.stores
+    amz = model.platform_names.index("amazon")
+    n, ns = f.n, st.n
+    firm = st.firm[:ns]
+    status = st.status[:ns]
+    on = (st.platform[:ns] == amz) & f.member[firm] & ((status == ACTIVE) | (status == WARNED))
+    w = f.weight[firm]
+    members = f.alive[:n] & f.member[:n]
+    wm = f.weight[:n][members]
+    return {
+        "grey_share_amazon_members_end": _share(
+            float(w[on & st.campaign[:ns]].sum()), float(w[on].sum())
+        ),
+        "banned_share_amazon_members_end": _share(
+            float(wm[f.ever_banned[:n, amz][members]].sum()), float(wm.sum())
+        ),
+    }
+
+
 def summarize(model: MarketModel, ts: pd.DataFrame, fl: pd.DataFrame, wall: float) -> dict:
     """Scalar outcomes of a run (model units unless the name says ``_real``)."""
     cfg = model.cfg
@@ -173,6 +207,8 @@ def summarize(model: MarketModel, ts: pd.DataFrame, fl: pd.DataFrame, wall: floa
             out[f"own_web_stores_CN_{label}"] = float(
                 own.loc[own["origin"] == "CN", "listed_merchants"].sum()
             )
+    if amazon:
+        out.update(_member_outcomes(model))
     tot = ts.groupby("platform")[
         [
             "new_bans",
