@@ -326,7 +326,14 @@ class RefMerchant(mesa.Agent):
                     c.stores.remove(t)
                     m.closed_with_funds.append(t)
                     t.remove()
+            c.peers = set(self.peers)  # the pieces inherit the firm's ties
+            for j in self.peers:
+                j.peers.add(c)
+            if self in m.wired:
+                m.wired.add(c)
             kids.append(c)
+        if self.peers:
+            m.set_degree_ratios()
         m.split += k - 1
         return kids
 
@@ -793,6 +800,11 @@ class ReferenceModel(mesa.Model):
                 pool[a].peers.add(pool[b])
                 pool[b].peers.add(pool[a])
         self.wired.update(members)
+        self.set_degree_ratios()
+
+    def set_degree_ratios(self) -> None:
+        """Each firm's degree over the mean degree of the alive members."""
+        members = [f for f in self.merchants() if f.member]
         deg = {f: len(f.peers) for f in members}
         mean = np.mean(list(deg.values())) if deg else 0.0
         self.degree_ratio = {f: len(f.peers) / mean for f in self.merchants() if mean > 0}

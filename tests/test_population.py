@@ -254,12 +254,20 @@ def test_splitting_a_firm_changes_no_weighted_total():
     assert [k.size for k in kids] == [2] * parents.size
     assert_allclose(totals(), before, rtol=1e-12)
     assert_allclose(f.weight[parents], w / 3, rtol=1e-15)
+    adj = m.adj.tocsr()
+    tied = 0
     for parent, pair in zip(parents, kids, strict=True):
         assert (f.weight[pair] == f.weight[parent]).all()
+        peers = set(adj[parent].indices.tolist())
+        for k in pair:  # each piece inherits the firm's ties, with the firm's degree
+            assert set(adj[k].indices.tolist()) == peers
+            assert m.degree_ratio[k] == m.degree_ratio[parent]
+        tied += len(peers) > 0
         assert (f.n_live[:, pair] == f.n_live[:, [parent]]).all()
         assert all(m.agent_of_row[int(k)].row == k for k in pair)
     susp = np.bincount(st.platform[: st.n][st.status[: st.n] == 3], minlength=m.P)
     assert (m.n_susp == susp).all()
+    assert tied > 0
     m.step()  # the model runs on with the pieces
 
 

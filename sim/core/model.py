@@ -108,6 +108,7 @@ class MarketModel(mesa.Model):
         self.rng_enforcement = streams["enforcement"]
         self.rng_decisions = streams["decisions"]
         self.rng_entry = streams["entry"]
+        self.rng_pieces = streams["pieces"]
 
         self.calendar = Calendar(cfg)
         self.n_steps = self.calendar.n_steps
@@ -391,8 +392,10 @@ class MarketModel(mesa.Model):
         f = self.firms
         n = f.n
         members = np.flatnonzero(f.alive[:n] & f.member[:n])
-        new = members[members >= self._wired]
-        old = members[members < self._wired]
+        # rows split off a wired firm inherit its ties (_split): they are not new
+        wired = (members < self._wired) | f.piece[members]
+        new = members[~wired]
+        old = members[wired]
         weights_old = net.tie_weights(f.size[old], cfg)
         if cfg.topology != "none" and cfg.mean_degree > 0 and new.size:
             # the first wiring draws both ends by weight; entrants attach to everyone
@@ -405,12 +408,37 @@ class MarketModel(mesa.Model):
             )
             self.edges = np.concatenate([self.edges, edges])
         self._wired = n
+        self._set_adjacency()
+
+    def _set_adjacency(self) -> None:
+        """Adjacency of the ties and each firm's degree over the mean degree of the
+        alive members (hub-targeted audits, 7.7)."""
+        f = self.firms
+        n = f.n
+        members = np.flatnonzero(f.alive[:n] & f.member[:n])
         self.adj = net.adjacency(self.edges, f.capacity)
         degree = np.asarray(self.adj.sum(axis=1)).ravel()
         mean_deg = degree[members].mean() if members.size else 0.0
         self.degree_ratio = np.zeros(f.capacity)
         if mean_deg > 0:
             self.degree_ratio[: degree.size] = degree / mean_deg
+
+    def _row_uniforms(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """One uniform per firm row ``0..n-1``, alive or not.
+
+        The rows of the sample and the entrants take theirs from ``rng`` in row
+        order, the rows split off joiners (``piece``) from the pieces stream: the
+        number of splits differs between scenarios, and must not shift the other
+        rows' draws (common random numbers, ODD "Random streams").
+        """
+        if self.split == 0:
+            return rng.random(n)
+        piece = self.firms.piece[:n]
+        k = int(piece.sum())
+        u = np.empty(n)
+        u[~piece] = rng.random(n - k)
+        u[piece] = self.rng_pieces.random(k)
+        return u
 
     # ------------------------------------------------------------- helpers
 
@@ -970,7 +998,7 @@ class MarketModel(mesa.Model):
         alive = f.alive[:n]
 
         # Banned firms that lost the platform review at once; others by chance.
-        u_review = rng.random(n)  # one draw per firm row, alive or not (stream order)
+        u_review = self._row_uniforms(rng, n)  # one draw per firm row, alive or not
         rows = kn.review_rows(
             self.alive_rows(), u_review, b.portfolio_review_probability_per_week,
             self.banned_now, f.n_live,
@@ -1037,7 +1065,7 @@ class MarketModel(mesa.Model):
         back under a new account, which the related-account check catches with
         ``new_account_detection_probability`` (the new stores are banned at once).
         The joiners' weight is added to the platform's base for the rest of the week.
-        Returns, per row of ``rows``, the rows split off it (-1 padded: ``(len(rows), k)``).
+        Returns, per row of ``rows``, an array of the rows split off it (empty if none).
         """
         f = self.firms
         split_off = [np.empty(0, dtype=np.int64)] * rows.size
@@ -1091,8 +1119,9 @@ class MarketModel(mesa.Model):
         has (status, strikes, ratings, fake reviews, evidence, held funds; all
         per real firm; closed stores while they hold funds), so every weighted
         total is unchanged. From then on each
-        row draws its own decisions. The copies are new members of the
-        association network (wired at the next rewiring, like entrants).
+        row draws its own decisions. The copies inherit their parent's ties
+        in the association network (``_inherit_ties``) and take their per-row
+        draws from the pieces stream (``_row_uniforms``).
         Returns the new rows of each parent.
         """
         f, st = self.firms, self.stores
@@ -1105,6 +1134,7 @@ class MarketModel(mesa.Model):
             self._grow_week_buffers()
         src = np.repeat(parents, reps)
         rows = np.arange(new.start, new.stop)
+        f.piece[rows] = True
         for buf in (self.hits, self.banned_now, self.loss_cause, self.gain_cause, self.listed):
             buf[rows] = buf[src]
         for buf in (self.ns_pair, self.camp_pair):
@@ -1130,10 +1160,33 @@ class MarketModel(mesa.Model):
             self.n_susp += np.bincount(
                 st.platform[copies][st.status[copies] == SUSPENDED], minlength=self.P
             )
+        self._inherit_ties(first, count)
         self.split += rows.size
         self._alive_key = None
         self._make_agents(rows)
         return np.split(rows, np.cumsum(reps)[:-1])
+
+    def _inherit_ties(self, first: np.ndarray, count: np.ndarray) -> None:
+        """New rows ``first[r] .. first[r] + count[r] - 1`` split off row ``r`` get a copy of
+        each of ``r``'s ties (association peers), then degrees are recomputed."""
+        e = self.edges
+        if e.size == 0:
+            return
+        grown = []
+        for a, b in ((0, 1), (1, 0)):
+            mine = np.flatnonzero(count[e[:, a]] > 0)  # ties of split rows (either end)
+            if mine.size == 0:
+                continue
+            end = e[mine, a]
+            per = count[end]
+            offset = np.arange(int(per.sum())) - np.repeat(np.cumsum(per) - per, per)
+            out = np.empty((int(per.sum()), 2), dtype=e.dtype)
+            out[:, a] = np.repeat(first[end], per) + offset
+            out[:, b] = np.repeat(e[mine, b], per)
+            grown.append(out)
+        if grown:
+            self.edges = np.concatenate([e, *grown])
+            self._set_adjacency()
 
     def _apply_leaves(self, rows, leave) -> None:
         """Close the stores of the platforms the firms in ``rows`` leave."""
@@ -1173,7 +1226,7 @@ class MarketModel(mesa.Model):
         cfg, f = self.cfg, self.firms
         n = f.n
         # exogenous hazard and bankruptcy
-        u = self.rng_entry.random(n)  # one draw per firm row, alive or not (stream order)
+        u = self._row_uniforms(self.rng_entry, n)  # one draw per firm row, alive or not
         leaving = kn.leaving_rows(
             self.alive_rows(), u, cfg.merchants.exit_hazard_per_week, f.cash,
             cfg.merchants.bankruptcy_cash_weeks, f.running_cost,

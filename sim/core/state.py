@@ -107,6 +107,9 @@ def firm_columns(n_platforms: int, capacity: int) -> Columns:
             "extra_stores": (np.int16, ()),  # stores beyond the first it opens per platform
             "cash": (np.float64, ()),  # USD
             "member": (np.bool_, ()),  # trade-association member
+            # split off a joiner (MarketModel._split): its per-row draws come from the
+            # "pieces" stream, so splitting never shifts the other rows' draws
+            "piece": (np.bool_, ()),
             "subsidised": (np.bool_, ()),  # has received the public own-store subsidy
             "born": (np.int32, ()),  # step of entry (-1 for the initial population)
             # perceived weekly penalty rate per platform; transposed (risk[p, row]) like n_live

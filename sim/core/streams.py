@@ -19,6 +19,7 @@ STREAM_KEYS: dict[str, int] = {
     "entry": 5,
     "mesa": 6,
     "population_other": 7,
+    "pieces": 8,
 }
 
 
