@@ -21,7 +21,10 @@ Two criteria, both reported:
   the difference lies inside a stated margin, ``|diff| + t_{0.95, df} se <=
   margin``, with margin 0.02 for shares and 10% of the largest size's mean
   for counts (``MARGINS``). This one fails when the runs are too noisy to
-  tell.
+  tell;
+- *trend*: the least-squares slope of the outcome on ``log10(count)`` over all
+  runs, per tenfold increase of model firms, with its 95% interval: a steady
+  drift with the resolution that the size-by-size tests can miss.
 
 It also reports, per size, the largest share of a platform's
 weekly GMV held by one model firm (and by one super-individual, a model firm
@@ -205,7 +208,29 @@ def compare(runs: list[dict], sizes: list[int]) -> dict:
                 "equivalent": bool(reach <= margin),
             }
         table[o] = row
+        table[o]["trend"] = size_trend(runs, o)
     return {"reference_size": ref, "alpha_per_test": alpha, "outcomes": table}
+
+
+def size_trend(runs: list[dict], outcome: str) -> dict | None:
+    """Least-squares slope of ``outcome`` on ``log10(count)`` over every run, per tenfold
+    increase of model firms, with its 95% interval: a drift with the resolution that
+    size-by-size tests can miss. None with fewer than two sizes or three runs."""
+    pts = [
+        (math.log10(r["count"]), float(r[outcome]))
+        for r in runs
+        if r.get(outcome) is not None and math.isfinite(float(r[outcome]))
+    ]
+    if len({x for x, _ in pts}) < 2 or len(pts) < 3:
+        return None
+    x, y = np.array(pts).T
+    res = stats.linregress(x, y)
+    half = stats.t.ppf(0.975, len(x) - 2) * res.stderr
+    return {
+        "slope_per_decade": float(res.slope),
+        "ci95": [float(res.slope - half), float(res.slope + half)],
+        "p": float(res.pvalue) if res.stderr > 0 else 1.0,
+    }
 
 
 def paired_effects(runs: list[dict]) -> list[dict]:
@@ -246,8 +271,8 @@ def outcome_table(comparison: dict, sizes: list[int]) -> list[str]:
         + f"{ref:,}"
         + " | equivalent to "
         + f"{ref:,} (margin)"
-        + " |",
-        "|---|" + "---:|" * len(sizes) + "---|---|",
+        + " | trend per 10x firms [95% CI] |",
+        "|---|" + "---:|" * len(sizes) + "---|---|---|",
     ]
     for o, label in OUTCOMES.items():
         row = comparison["outcomes"][o]
@@ -267,6 +292,13 @@ def outcome_table(comparison: dict, sizes: list[int]) -> list[str]:
                     f"{n:,}: {'yes' if v['equivalent'] else 'NO'} "
                     f"({fmt.format(v['ci90_reach'])} vs {fmt.format(v['margin'])})"
                 )
+        tr = row.get("trend")
+        if tr:
+            fmt = "{:+,.0f}" if abs(row[ref]["mean"]) >= 100 else "{:+.4f}"
+            lo, hi = (fmt.format(v) for v in tr["ci95"])
+            trend = f"{fmt.format(tr['slope_per_decade'])} [{lo}, {hi}]"
+        else:
+            trend = ""
         lines.append(
             f"| {label} | "
             + " | ".join(cells)
@@ -274,7 +306,7 @@ def outcome_table(comparison: dict, sizes: list[int]) -> list[str]:
             + "; ".join(verdicts)
             + " | "
             + "; ".join(equiv)
-            + " |"
+            + f" | {trend} |"
         )
     return lines
 
