@@ -448,11 +448,12 @@ def test_a_shorter_deletion_lag_bans_more_and_leaves_less_grey_practice():
     Paired replicates 0-11 (same seed and replicate: the same population) at
     2,000 firms under ``policy=crackdown_2021`` to the end of 2023, review
     deletion after 30 vs 300 days. A shorter lag points the platform's
-    suspicion (risk-targeted audits) at stores sooner after they buy: more
-    stores are banned (one-sided paired t-test at 5%: t > 1.80 with 11 degrees
-    of freedom) and less grey practice is left at the end of 2023 (direction).
-    Measured: +7% stores banned (t = 2.5), grey share -0.012 (t = -2.0); a weak
-    lever (docs/validation.md).
+    suspicion (risk-targeted audits) at stores sooner after they buy: less
+    grey practice is left at the end of 2023 and more stores are banned (each a
+    one-sided paired t-test at 5%: |t| > 1.80 with 11 degrees of freedom).
+    Measured at commit f7d55d7: grey share -0.024 (t = -5.6), +4% stores banned
+    (t = 2.9); a weak lever, and its effect on bans moved between versions of
+    the model (docs/validation.md).
     """
     from sim import compose_config
     from sim.engine.runner import run
@@ -474,6 +475,6 @@ def test_a_shorter_deletion_lag_bans_more_and_leaves_less_grey_practice():
             s = run(cfg).summary
             for k in keys:
                 got[lag][k].append(float(s[k]))
-    assert _paired_t(got[30]["stores_banned"], got[300]["stores_banned"]) > 1.80, got
     grey = "grey_share_amazon_end_2023"
-    assert sum(got[30][grey]) < sum(got[300][grey]), got
+    assert _paired_t(got[30][grey], got[300][grey]) < -1.80, got
+    assert _paired_t(got[30]["stores_banned"], got[300]["stores_banned"]) > 1.80, got
