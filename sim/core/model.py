@@ -1148,9 +1148,7 @@ class MarketModel(mesa.Model):
         keep = (st.status[:n] != CLOSED) | (st.frozen[:n] > 0)
         mine = np.flatnonzero((count[st.firm[:n]] > 0) & keep)
         if mine.size:
-            per = count[st.firm[mine]]
-            offset = np.arange(int(per.sum())) - np.repeat(np.cumsum(per) - per, per)
-            owner = np.repeat(first[st.firm[mine]], per) + offset
+            per, owner = _fan_out(first, count, st.firm[mine])
             cap = st.capacity
             copies = st.copy_rows(np.repeat(mine, per))
             if st.capacity != cap:
@@ -1177,11 +1175,9 @@ class MarketModel(mesa.Model):
             mine = np.flatnonzero(count[e[:, a]] > 0)  # ties of split rows (either end)
             if mine.size == 0:
                 continue
-            end = e[mine, a]
-            per = count[end]
-            offset = np.arange(int(per.sum())) - np.repeat(np.cumsum(per) - per, per)
-            out = np.empty((int(per.sum()), 2), dtype=e.dtype)
-            out[:, a] = np.repeat(first[end], per) + offset
+            per, child = _fan_out(first, count, e[mine, a])
+            out = np.empty((child.size, 2), dtype=e.dtype)
+            out[:, a] = child
             out[:, b] = np.repeat(e[mine, b], per)
             grown.append(out)
         if grown:
@@ -1447,6 +1443,15 @@ class MarketModel(mesa.Model):
             "spinup_steps": int(min(self.spinup, self.t + 1)),
             "recorded_steps": int(max(self.t + 1 - self.spinup, 0)),
         }
+
+
+def _fan_out(first: np.ndarray, count: np.ndarray, owner: np.ndarray):
+    """Items owned by rows ``owner`` (a store, a tie end), one copy per row split off
+    each owner: rows ``first[r] .. first[r] + count[r] - 1`` were split off row ``r``.
+    Returns the copies per item and the new row of each copy (items in order)."""
+    per = count[owner]
+    offset = np.arange(int(per.sum())) - np.repeat(np.cumsum(per) - per, per)
+    return per, np.repeat(first[owner], per) + offset
 
 
 def _split_count(total: int, shares: list[float]) -> list[int]:
