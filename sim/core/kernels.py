@@ -264,11 +264,10 @@ def campaigns(
             net_sales[i] = 0.0
         campaign_flag[i] = decide
         if ACTIVE <= s <= SUSPENDED:  # closed and banned stores are never audited again
-            if bought > 0.0:
-                fake_live[i] += bought
-            ev = evidence[i]
-            if ev > 0.0 or bought > 0.0:  # most stores never bought: nothing to write
-                evidence[i] = age_evidence(ev, bought, evidence_keep[p])
+            # written without a branch on ``bought`` (a campaign is a coin flip to the
+            # branch predictor); adding +0 to a non-negative stock changes no bit
+            fake_live[i] += bought
+            evidence[i] = age_evidence(evidence[i], bought, evidence_keep[p])
             su = suspicion[i]
             if su > 0.0:
                 suspicion[i] = age_evidence(su, 0.0, suspicion_keep[p])
@@ -543,19 +542,42 @@ def learn_risk(rows, indptr, indices, hits, exposure, member, risk, rate, peer_w
 
 @kernel
 def record_stores(
-    n, status, firm, platform, origin, weight, campaign, gmv, frozen, fake_live, inflation, acc
+    n,
+    status,
+    firm,
+    platform,
+    origin,
+    weight,
+    campaign,
+    gmv,
+    frozen,
+    fake_live,
+    inflation,
+    acc,
+    closing,
+    close_mark,
+    n_susp,
 ):
     """Store stocks per (platform, origin), each store weighted by its firm's ``omega_f``.
 
     ``acc[k]`` rows: 0 active, 1 warned, 2 suspended, 3 grey, 4 gmv, 5 frozen,
     6 fake reviews live, 7 inflation x gmv; returns the number of rows that
     compaction would keep. Sums run in registers while consecutive stores share
-    (platform, origin), starting from the stored value (store order kept)."""
+    (platform, origin), starting from the stored value (store order kept).
+
+    With ``closing``, each store row is first closed as :func:`apply_closes`
+    would (same rule, same row: it reads nothing of other rows), so the
+    pending closes of the week cost no pass of their own."""
     keep = 0
     cur = -1
     a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
     for i in range(n):
         s = status[i]
+        if closing and ACTIVE <= s <= SUSPENDED and i < close_mark[platform[i], firm[i]]:
+            if s == SUSPENDED:
+                n_susp[platform[i]] -= 1
+            s = CLOSED
+            status[i] = CLOSED
         if (s == CLOSED or s == BANNED) and frozen[i] <= 0.0 and gmv[i] == 0.0:
             # a dead row with no funds held and no sales this week adds only zeros
             # (its inflation is zero too); skip its firm's look-ups. Sums start at +0

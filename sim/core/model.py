@@ -43,6 +43,11 @@ from .streams import make_streams
 
 NONE = "none"
 
+# Compaction drops dead store rows once fewer than this share of the rows would be
+# kept: every weekly store pass visits dead rows too (order is kept, so the
+# outputs do not depend on when it runs; benchmarks.exactness checks it).
+COMPACT_KEEP_SHARE = 0.85
+
 # The money ledger (model.ledger): one (steps, origin) array per key, USD weighted by
 # omega. Stocks: "cash" (alive firms) and "frozen" (all stores), at the end of the week.
 # Flows: cash in/out of the firms (see tests/test_conservation.py for the identities).
@@ -524,6 +529,9 @@ class MarketModel(mesa.Model):
             return
         st = self.stores
         kn.apply_closes(st.status, st.firm, st.platform, st.n, self.close_mark, self.n_susp)
+        self._clear_close_marks()
+
+    def _clear_close_marks(self) -> None:
         for rows in self._close_rows:
             self.close_mark[:, rows] = 0
         self._close_rows = []
@@ -604,7 +612,7 @@ class MarketModel(mesa.Model):
         n = st.n
         kept = self._keep_rows if self._keep_rows >= 0 else n  # counted by _record
         self._keep_rows = -1
-        if n > 1024 and kept < 0.6 * n:
+        if n > 1024 and kept < COMPACT_KEEP_SHARE * n:
             status = st.status[:n]
             keep = ((status != CLOSED) & (status != BANNED)) | (st.frozen[:n] > 0)
             st.keep(keep)
@@ -971,7 +979,11 @@ class MarketModel(mesa.Model):
             demand = self.platform_demand[pq]
             terms = self._join_terms(pros, cost, cash_in, willing, pr, pq)
             matrix = np.column_stack([np.broadcast_to(t, pr.shape) for t in terms])
-            chance = mr.choice_probability(eligible & (j > 0), j, self.vetting)[pr, pq]
+            # per row, so only the rows with a candidate are evaluated
+            cand_rows, pos = np.unique(pr, return_inverse=True)
+            chance = mr.choice_probability(
+                eligible[cand_rows] & (j[cand_rows] > 0), j[cand_rows], self.vetting
+            )[pos, pq]
             mass = chance * omega * w_new
             base = pros["others"].astype(np.float64)
             anticipated = mr.anticipated_base(
@@ -1290,14 +1302,17 @@ class MarketModel(mesa.Model):
         pass over the stores; listings, multi-homing and flows in one pass over
         the firms (``kernels.record_stores``, ``kernels.record_firms``).
         """
-        self._apply_closes()
         t, f, st, R = self.t, self.firms, self.stores, self.recorder.data
         P = self.P
         acc = np.zeros((8, P, 2))
+        # the week's pending closes (_apply_closes) are applied in the same pass
+        closing = bool(self._close_rows)
         self._keep_rows = kn.record_stores(
             st.n, st.status, st.firm, st.platform, f.origin, f.weight, st.campaign, st.gmv,
-            st.frozen, st.fake_live, st.inflation, acc,
+            st.frozen, st.fake_live, st.inflation, acc, closing, self.close_mark, self.n_susp,
         )  # fmt: skip
+        if closing:
+            self._clear_close_marks()
         stats = np.zeros((2, 4))
         lm = np.zeros((P, 2))
         mm = np.zeros((P, 2))
