@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from sim.core.config import KNOWN_PLATFORMS, validate
 from sim.core.merchants import Merchant
-from sim.core.model import MarketModel
+from sim.core.model import MarketModel, release_model
 from sim.core.state import STATUS_NAMES, SUSPENDED
-from sim.engine.runner import flows_frame, run, timeseries_frame
+from sim.engine.runner import flows_frame, run, summarize, timeseries_frame
 
 HORIZON = ("time.spinup_weeks=2", "time.end_date=2020-06-29")
 POLICIES = ("none", "crackdown_2021", "coordinated", "escalating")
@@ -278,13 +278,25 @@ def test_finished_runs_release_their_models():
 
 
 def test_association_member_outcomes():
-    """The members' end-of-run Amazon shares: 0 banned without enforcement, null without members."""
+    """The members' Amazon shares at the summary's marks: shares, the end one as measured
+    on the finished model, 0 banned without enforcement, null without members."""
     base = ("merchants.count=200", *THROUGH_CRACKDOWN)
-    keys = ("grey_share_amazon_members_end", "banned_share_amazon_members_end")
-    crackdown = run(compose(*base)).summary
+    labels = ("before_crackdown", "end_2021", "end")
+    keys = [
+        f"{k}_amazon_members_{label}" for k in ("grey_share", "banned_share") for label in labels
+    ]
+    model = MarketModel(compose(*base)).run()
+    grey, on, banned, members = model.member_amazon_stats()
+    crackdown = summarize(model, timeseries_frame(model), flows_frame(model), 0.0)
+    release_model(model)
     assert crackdown["association_members_real_start"] > 0
     for key in keys:
         assert 0.0 <= crackdown[key] <= 1.0, key
+    assert crackdown["grey_share_amazon_members_end"] == grey / on
+    assert crackdown["banned_share_amazon_members_end"] == banned / members
+    # no bans before the crackdown (no enforcement in the spin-up), some by its end
+    assert crackdown["banned_share_amazon_members_before_crackdown"] == 0.0
+    assert crackdown["banned_share_amazon_members_end_2021"] > 0.0
     unenforced = run(compose(*base, "policy=none")).summary
     assert unenforced["banned_share_amazon_members_end"] == 0.0
     assert unenforced["grey_share_amazon_members_end"] > 0.0

@@ -640,6 +640,31 @@ def record_stores(
 
 
 @kernel
+def record_members(ns, status, firm, platform, campaign, n, alive, member, weight, banned, p):
+    """Association members on platform ``p``: ``[grey, on, banned, members]`` in weights.
+
+    ``on``: active or warned stores of members on ``p`` (``grey``: those with a
+    campaign), each weighted by its firm's ``omega_f``; ``members``: alive
+    members, ``banned``: those of them with ``banned[f, p]`` (the ban memory).
+    Sums run in row order."""
+    out = np.zeros(4)
+    for i in range(ns):
+        s = status[i]
+        if platform[i] == p and (s == ACTIVE or s == WARNED):
+            f = firm[i]
+            if member[f]:
+                out[1] += weight[f]
+                if campaign[i]:
+                    out[0] += weight[f]
+    for f in range(n):
+        if alive[f] and member[f]:
+            out[3] += weight[f]
+            if banned[f, p]:
+                out[2] += weight[f]
+    return out
+
+
+@kernel
 def record_firms(
     rows,
     n_live,

@@ -276,6 +276,13 @@ class MarketModel(mesa.Model):
         self.recorder = Recorder(self.n_steps, self.P)
         # per week and origin: alive firms, listed anywhere, on 2+ platforms, platform memberships
         self.firm_stats = np.zeros((self.n_steps, 2, 4))
+        # per week, association members on Amazon (real-firm weights): grey and all
+        # active or warned stores, alive members ever banned there, alive members
+        # (summary outcomes at dated marks; not part of the timeseries)
+        self.member_stats = np.zeros((self.n_steps, 4))
+        self._member_amazon = (
+            self.platform_names.index("amazon") if "amazon" in self.platform_names else -1
+        )
         self.merchant_steps = 0
         self.store_steps = 0
         # migration flows, one (n, 6) float array per week with changes:
@@ -1363,6 +1370,24 @@ class MarketModel(mesa.Model):
             R["enforcement_intensity"][t, i] = self.enforcers[i].level
             R["enforcement_cost_usd"][t, i] = self.audit_cost[i]
         self._record_flows(flows)
+        if self._member_amazon >= 0 and self.members_real_start > 0:
+            self.member_stats[t] = self.member_amazon_stats()
+
+    def member_amazon_stats(self) -> np.ndarray:
+        """Association members on Amazon now, in model-firm weights ``omega_f``.
+
+        ``[grey, on, banned, members]``: the members' active or warned Amazon
+        stores that bought fake reviews this week (``grey``) and all of them
+        (``on``); the alive members that have had an Amazon store banned (the ban
+        memory ``ever_banned``, ODD 7.8) and all alive members. Recorded every
+        week in ``member_stats`` (``sim.engine.runner`` takes its shares at the
+        summary's dates).
+        """
+        f, st = self.firms, self.stores
+        return kn.record_members(
+            st.n, st.status, st.firm, st.platform, st.campaign,
+            f.n, f.alive, f.member, f.weight, f.ever_banned, self._member_amazon,
+        )  # fmt: skip
 
     def _record_flows(self, flows: np.ndarray) -> None:
         """Platform-set changes of firms this week as (from, to, cause) counts.

@@ -19,7 +19,6 @@ import pandas as pd
 
 from sim.core.config import EnforcementConfig, SimConfig, validate
 from sim.core.model import MarketModel, release_model
-from sim.core.state import ACTIVE, WARNED
 
 from .provenance import config_hash, provenance
 
@@ -127,36 +126,25 @@ def _share(num: float, den: float) -> float:
     return float(num / den) if den > 0 else float("nan")
 
 
-def _member_outcomes(model: MarketModel) -> dict[str, float]:
-    """Association members on Amazon at the end of the run (the last simulated week).
+def _member_outcomes(model: MarketModel, t: int, label: str) -> dict[str, float]:
+    """Association members on Amazon in week ``t`` (model step), keys ending in ``_label``.
 
     The peer network and hub-targeted audits act on members only (ODD 7.3,
     7.7, 7.10), 2,600 of 500,000 real firms by default: too few to move a
     market-wide share beyond noise. Both shares are over real firms and
-    stores (model units weighted by ``omega_f``), NaN without members:
+    stores (model units weighted by ``omega_f``; ``MarketModel.member_stats``,
+    recorded at the end of every week), NaN without members:
 
-    - ``grey_share_amazon_members_end``: of the members' active or warned
-      Amazon stores, the share that bought fake reviews in the last week;
-    - ``banned_share_amazon_members_end``: of the alive members, the share
+    - ``grey_share_amazon_members_<label>``: of the members' active or warned
+      Amazon stores, the share that bought fake reviews that week;
+    - ``banned_share_amazon_members_<label>``: of the alive members, the share
       that have had an Amazon store banned (the ban memory ``ever_banned`` of
       ODD 7.8, spin-up included).
     """
-    f, st = model.firms, model.stores
-    amz = model.platform_names.index("amazon")
-    n, ns = f.n, st.n
-    firm = st.firm[:ns]
-    status = st.status[:ns]
-    on = (st.platform[:ns] == amz) & f.member[firm] & ((status == ACTIVE) | (status == WARNED))
-    w = f.weight[firm]
-    members = f.alive[:n] & f.member[:n]
-    wm = f.weight[:n][members]
+    grey, on, banned, members = model.member_stats[t]
     return {
-        "grey_share_amazon_members_end": _share(
-            float(w[on & st.campaign[:ns]].sum()), float(w[on].sum())
-        ),
-        "banned_share_amazon_members_end": _share(
-            float(wm[f.ever_banned[:n, amz][members]].sum()), float(wm.sum())
-        ),
+        f"grey_share_amazon_members_{label}": _share(grey, on),
+        f"banned_share_amazon_members_{label}": _share(banned, members),
     }
 
 
@@ -199,6 +187,7 @@ def summarize(model: MarketModel, ts: pd.DataFrame, fl: pd.DataFrame, wall: floa
             out[f"grey_share_amazon_{label}"] = _share(
                 a["grey_stores"].sum(), a["active_stores"].sum()
             )
+            out.update(_member_outcomes(model, t, label))
         fs = model.firm_stats[t]
         for o, name in enumerate(("CN", "other")):
             out[f"multihoming_share_{name}_{label}"] = _share(fs[o, 2], fs[o, 1])
@@ -207,8 +196,6 @@ def summarize(model: MarketModel, ts: pd.DataFrame, fl: pd.DataFrame, wall: floa
             out[f"own_web_stores_CN_{label}"] = float(
                 own.loc[own["origin"] == "CN", "listed_merchants"].sum()
             )
-    if amazon:
-        out.update(_member_outcomes(model))
     tot = ts.groupby("platform")[
         [
             "new_bans",
