@@ -557,6 +557,9 @@ def record_stores(
     closing,
     close_mark,
     n_susp,
+    member,
+    member_platform,
+    mem,
 ):
     """Store stocks per (platform, origin), each store weighted by its firm's ``omega_f``.
 
@@ -567,7 +570,11 @@ def record_stores(
 
     With ``closing``, each store row is first closed as :func:`apply_closes`
     would (same rule, same row: it reads nothing of other rows), so the
-    pending closes of the week cost no pass of their own."""
+    pending closes of the week cost no pass of their own.
+
+    ``mem`` (2 values) receives what :func:`record_members` sums over the
+    stores for platform ``member_platform`` (-1: none): association members'
+    grey and all active or warned stores, in row order."""
     keep = 0
     cur = -1
     a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
@@ -614,6 +621,10 @@ def record_stores(
             a1 += om
         elif s == SUSPENDED:
             a2 += om
+        if p == member_platform and member[f] and (s == ACTIVE or s == WARNED):
+            mem[1] += om
+            if campaign[i]:
+                mem[0] += om
         if campaign[i] and (s == ACTIVE or s == WARNED):
             a3 += om
         g = gmv[i]
@@ -679,6 +690,10 @@ def record_firms(
     mm,
     flows,
     none,
+    member,
+    banned,
+    member_platform,
+    memf,
 ):
     """Listings, firm counts and platform-set changes (flows) of every firm row.
 
@@ -689,8 +704,11 @@ def record_firms(
     ``stats[o]``: alive, listed anywhere, on 2+ platforms, memberships;
     ``lm``/``mm``: listed and multi-homed merchants per (platform, origin);
     ``flows[o, from, to, cause]``: as ``MarketModel._record_flows`` explains,
-    summed firm by firm in row order. Returns the number of firms whose
-    platform set changed.
+    summed firm by firm in row order. ``memf`` (2 values) receives what
+    :func:`record_members` sums over the firms for platform ``member_platform``
+    (-1: none): alive members ever banned there and all alive members (``rows``
+    must list the alive rows in ascending order first). Returns the number of
+    firms whose platform set changed.
     """
     P = n_live.shape[0]
     hist = np.zeros((2, 1 << P))
@@ -702,6 +720,10 @@ def record_firms(
         om = weight[f]
         if alive[f]:
             n_alive[o] += om
+            if member_platform >= 0 and member[f]:
+                memf[1] += om
+                if banned[f, member_platform]:
+                    memf[0] += om
         mask = 0
         before = 0
         for p in range(P):

@@ -283,6 +283,9 @@ class MarketModel(mesa.Model):
         self._member_amazon = (
             self.platform_names.index("amazon") if "amazon" in self.platform_names else -1
         )
+        # summed in the record passes (kernels.record_stores, record_firms) when there
+        # are members: the same sums as member_amazon_stats, without a pass of their own
+        self._member_platform = self._member_amazon if self.members_real_start > 0 else -1
         self.merchant_steps = 0
         self.store_steps = 0
         # migration flows, one (n, 6) float array per week with changes:
@@ -1312,11 +1315,14 @@ class MarketModel(mesa.Model):
         t, f, st, R = self.t, self.firms, self.stores, self.recorder.data
         P = self.P
         acc = np.zeros((8, P, 2))
+        # association members on Amazon: [grey, on, banned, members] (member_amazon_stats)
+        mem = np.zeros(4)
         # the week's pending closes (_apply_closes) are applied in the same pass
         closing = bool(self._close_rows)
         self._keep_rows = kn.record_stores(
             st.n, st.status, st.firm, st.platform, f.origin, f.weight, st.campaign, st.gmv,
             st.frozen, st.fake_live, st.inflation, acc, closing, self.close_mark, self.n_susp,
+            f.member, self._member_platform, mem[:2],
         )  # fmt: skip
         if closing:
             self._clear_close_marks()
@@ -1329,6 +1335,7 @@ class MarketModel(mesa.Model):
         kn.record_firms(
             np.concatenate(seen), f.n_live, self.listed, f.alive, f.origin, f.weight,
             self.loss_cause, self.gain_cause, stats, lm, mm, flows, P,
+            f.member, f.ever_banned, self._member_platform, mem[2:],
         )  # fmt: skip
         self.listed_count = lm.sum(axis=1)
         self.firm_stats[t] = stats
@@ -1370,8 +1377,8 @@ class MarketModel(mesa.Model):
             R["enforcement_intensity"][t, i] = self.enforcers[i].level
             R["enforcement_cost_usd"][t, i] = self.audit_cost[i]
         self._record_flows(flows)
-        if self._member_amazon >= 0 and self.members_real_start > 0:
-            self.member_stats[t] = self.member_amazon_stats()
+        if self._member_platform >= 0:
+            self.member_stats[t] = mem
 
     def member_amazon_stats(self) -> np.ndarray:
         """Association members on Amazon now, in model-firm weights ``omega_f``.
