@@ -44,6 +44,8 @@ BAD = {
         "policy.enforcement.amazon.targeting",
         ["random", "risk"],
     ),
+    # Hydra's "+" adds a key even under the schema; OmegaConf then dropped it silently
+    "added_unknown_key": ("+merchants.cout=5", "merchants.cout", ["count", "real_firms"]),
 }
 
 
@@ -282,6 +284,7 @@ SWEEP_BAD = {
     "delete_in_sweep": (["~experiment.base"], "~experiment.base", ["not allowed"]),
     "code_change_option": (["on_code_change=mix"], "on_code_change", ["stop, separate"]),
     "lock_wait": (["lock_wait_s=-1"], "lock_wait_s", ["at least 0"]),
+    "added_unknown_key": (["+profile.mercants=5"], "profile.mercants", ["merchants"]),
 }
 
 
@@ -389,8 +392,20 @@ def test_broken_or_tagged_preset_yaml_is_one_config_error(tmp_path, monkeypatch)
         (["--cfg", "job", "merchants.count=abc"], "merchants.count"),
         (["~merchants"], "~merchants"),
         (["merchants.count=0"], "merchants.count"),
+        (["--cfg", "job", "+merchants.cout=5"], "merchants.cout"),
+        (["--cfg", "job", "++foo=1"], "foo"),
+        (["--help", "merchants.cout=5"], "merchants.cout"),
     ],
-    ids=["multirun_bad_value", "multirun_unknown_key", "cfg_job", "delete", "zero_merchants"],
+    ids=[
+        "multirun_bad_value",
+        "multirun_unknown_key",
+        "cfg_job",
+        "delete",
+        "zero_merchants",
+        "cfg_job_added_key",
+        "cfg_job_force_added_key",
+        "help",
+    ],
 )
 def test_cli_multirun_and_cfg_get_the_one_line_error(tmp_path, args, key):
     proc = subprocess.run(

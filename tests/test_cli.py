@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -18,20 +19,26 @@ PNG = b"\x89PNG\r\n\x1a\n"
 OVERRIDES = ["merchants.count=300"]
 
 
-def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_cli(*args: str, timeout: float = 120, env=None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "sim", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=env,
     )
 
 
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
+    """One run as on a fresh machine: matplotlib has no config or font cache yet."""
     out = tmp_path_factory.mktemp("cli") / "run"
-    proc = run_cli(*OVERRIDES, f"hydra.run.dir={out}")
+    home = tmp_path_factory.mktemp("xdg")
+    env = {k: v for k, v in os.environ.items() if k != "MPLCONFIGDIR"}
+    env.update(XDG_CONFIG_HOME=str(home / "config"), XDG_CACHE_HOME=str(home / "cache"))
+    proc = run_cli(*OVERRIDES, f"hydra.run.dir={out}", env=env)
+    proc.xdg = home
     return proc, out
 
 
@@ -40,6 +47,103 @@ def test_cli_exits_cleanly(cli_run):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "crackdown_2021" in proc.stdout and "300 firms" in proc.stdout
+
+
+def test_cli_closing_line_gives_the_headline_numbers(cli_run):
+    """CN share of Amazon's sellers at three marks and stores banned, from summary.json."""
+    proc, out = cli_run
+    s = json.loads((out / "summary.json").read_text())
+    headline = proc.stdout.strip().splitlines()[-2]
+    for label in ("before_crackdown", "end_2021", "end_2023"):
+        value = s[f"cn_share_of_amazon_sellers_{label}"]
+        assert f"{100 * value:.1f}%" in headline, (label, headline)
+    assert f"{s['stores_banned_real']:,.0f} real-world" in headline
+    assert f"({s['stores_banned']:,.1f} at model scale)" in headline
+    assert proc.stdout.strip().splitlines()[-1].endswith(f"wrote {out}")
+
+
+def test_closing_lines_mark_dates_outside_the_run():
+    from sim.__main__ import closing_lines
+
+    summary = {
+        "crackdown_start": "2021-04-26",
+        "cn_share_of_amazon_sellers_before_crackdown": 0.4123,
+        "stores_banned": 2.0,
+        "stores_banned_real": 5000.0,
+        **dict.fromkeys(("steps", "initial_merchants", "entered_merchants"), 1),
+        **dict.fromkeys(("split_merchants", "exited_merchants", "stores_opened"), 1),
+        "wall_time_s": 0.5,
+    }
+    head, _ = closing_lines(summary, "none", 10, REPO / "x")
+    assert head == (
+        "none: CN share of Amazon's sellers 41.2% before the crackdown (2021-04-26), "
+        "n/a end-2021, n/a end-2023; stores banned: 5,000 real-world (2.0 at model scale)"
+    )
+
+
+def test_cli_first_run_is_quiet_and_writes_only_its_folder(cli_run):
+    """No matplotlib font-cache lines, nothing under the (empty) user config and cache."""
+    proc, out = cli_run
+    assert "matplotlib" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    assert "font" not in (proc.stdout + proc.stderr).lower()
+    assert not proc.stderr.strip(), proc.stderr
+    assert not list(proc.xdg.rglob("*")), list(proc.xdg.rglob("*"))
+    assert not [p.name for p in out.iterdir() if "matplotlib" in p.name]
+
+
+def test_help_lists_what_python_m_sim_takes():
+    """Only the groups of configs/config.yaml's defaults, each preset, our own header."""
+    import yaml
+
+    from sim.engine.compose import CONFIG_DIR, group_options
+
+    proc = run_cli("--help", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    assert "powered by Hydra" not in text and "Powered by Hydra" not in text
+    assert text.startswith("python -m sim: one run of the seller-migration model")
+    presets = text.split("== Presets (group=preset) ==")[1].split("== Config")[0]
+    for sweep_group in ("executor", "experiment", "profile"):
+        assert sweep_group not in presets, presets
+    defaults = yaml.safe_load((CONFIG_DIR / "config.yaml").read_text())["defaults"]
+    groups = {next(iter(d)).split("@")[0] for d in defaults if isinstance(d, dict)}
+    assert groups == {"population", "platform", "policy"}
+    for group in groups:
+        for option in group_options(group):
+            assert option in presets, (group, option)
+    assert "policy=<preset>" in presets and "crackdown_2021*" in presets
+    assert "platform@platforms.<name>=<preset>" in presets
+    assert "seed: 20210425" in text  # the composed config, as Hydra shows it
+
+
+def test_every_preset_the_help_lists_is_accepted():
+    from sim.__main__ import presets_help
+    from sim.engine.compose import compose_config, group_options
+
+    text = presets_help()
+    for group in ("policy", "population"):
+        assert f"{group}=<preset>" in text
+        for option in group_options(group):
+            assert compose_config([f"{group}={option}", "merchants.count=100"])
+    assert compose_config(["platform@platforms.ebay=ebay", "~platform@platforms.temu"])
+
+
+def test_help_shows_the_overridden_scenario():
+    proc = run_cli("--help", "policy=none", "merchants.count=300", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "This run: policy=none," in proc.stdout
+    assert "300 model firms" in proc.stdout
+    assert "  count: 300" in proc.stdout
+
+
+def test_cfg_job_prints_what_the_run_uses(cli_run):
+    """``--cfg job`` composes and checks exactly like a run and prints that config."""
+    _, out = cli_run
+    proc = run_cli("--cfg", "job", *OVERRIDES, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert yaml.safe_load(proc.stdout) == yaml.safe_load(
+        (out / ".hydra" / "config.yaml").read_text()
+    )
 
 
 @pytest.mark.parametrize(

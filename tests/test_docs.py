@@ -127,3 +127,74 @@ def test_every_summary_key_is_in_outputs(tiny_run, outputs_text):
 
     missing = [k for k in tiny_run.summary if not documented(k)]
     assert not missing, f"summary.json keys not described in docs/outputs.md: {missing}"
+
+
+# Everything the README and docs/ cite lives in the repository (a clone has nothing else).
+DOCS = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    ROOT / "experiments" / "README.md",
+    ROOT / "results" / "README.md",
+]
+#: a repository file named in inline code, e.g. `sim/core/config.py` or `docs/ODD.md`
+_REPO_PATH = re.compile(r"`((?:\.\./)*[\w.-]+(?:/[\w.-]+)+\.(?:md|py|yaml|toml|txt|sh|json|png))`")
+#: paths that name outputs or folders of a run, not repository files
+_NOT_IN_REPO = ("results/", ".hydra/", "figures/", "timeseries/", "flows/", "summary/")
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    text = re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.M | re.S)
+    return {_slug(h) for h in re.findall(r"^#+ (.+)$", text, re.M)}
+
+
+def _links(text: str) -> list[str]:
+    """Targets of Markdown links and images, outside fenced code blocks."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+    return re.findall(r"!?\[[^\]]*\]\(([^)\s]+)\)", text)
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_link_resolves_inside_the_repository(doc):
+    bad = []
+    for target in _links(doc.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target):  # https:, mailto:
+            continue
+        name, _, fragment = target.partition("#")
+        path = (doc.parent / name).resolve() if name else doc
+        if not path.is_relative_to(ROOT) or not path.exists():
+            bad.append(f"{target}: no such file in the repository")
+        elif fragment and path.suffix == ".md" and fragment not in _anchors(path):
+            bad.append(f"{target}: no heading '#{fragment}' in {path.name}")
+    assert not bad, f"{doc.name}: {bad}"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_file_named_in_code_exists(doc):
+    """`path/to/file.py` in a doc names a file of this repository (none outside it)."""
+    text = doc.read_text(encoding="utf-8")
+    missing = []
+    for name in _REPO_PATH.findall(text):
+        if name.startswith(_NOT_IN_REPO):
+            continue
+        candidates = [(ROOT / name).resolve(), (doc.parent / name).resolve()]
+        if not any(c.is_relative_to(ROOT) and c.exists() for c in candidates):
+            missing.append(name)  # also a sibling checkout's file, e.g. ../shared/...
+    assert not missing, f"{doc.name} names files that are not in the repository: {missing}"
+
+
+def test_link_checks_catch_what_they_should(tmp_path):
+    assert _links("see [a](docs/a.md#x) and ![b](img.png)\n```\n[c](no.md)\n```\n") == [
+        "docs/a.md#x",
+        "img.png",
+    ]
+    assert _slug("Outputs (a stable contract)") == "outputs-a-stable-contract"
+    assert _slug("What changed in 0.2") == "what-changed-in-02"
+    assert _REPO_PATH.findall("contract: `../shared/architecture.md`") == [
+        "../shared/architecture.md"
+    ]

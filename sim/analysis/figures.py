@@ -136,26 +136,31 @@ def plot_migration(
     mat = flow_matrix(flows, "CN", since, until)
     order = [p for p in (*PLATFORM_COLORS, "none") if p in set(mat.index) | set(mat.columns)]
     mat = mat.reindex(index=order, columns=order, fill_value=0.0)
-    im = ax0.imshow(mat.to_numpy(), cmap="Oranges")
-    ax0.set_xticks(range(len(order)), order, rotation=40, ha="right")
-    ax0.set_yticks(range(len(order)), order)
+    if mat.size:
+        im = ax0.imshow(mat.to_numpy(), cmap="Oranges")
+        ax0.set_xticks(range(len(order)), order, rotation=40, ha="right")
+        ax0.set_yticks(range(len(order)), order)
+        vmax = mat.to_numpy().max()
+        for i in range(len(order)):
+            for j in range(len(order)):
+                v = mat.iat[i, j]
+                if v > 0:
+                    ax0.text(
+                        j,
+                        i,
+                        f"{v:.0f}",
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="white" if v > 0.6 * vmax else "black",
+                    )
+        fig.colorbar(im, ax=ax0, shrink=0.8, label="model firms")
+    else:  # e.g. a run that ends before the window: an empty image would warn
+        ax0.text(0.5, 0.5, "no moves in this window", ha="center", va="center")
+        ax0.set_xticks([])
+        ax0.set_yticks([])
     ax0.set_xlabel("to")
     ax0.set_ylabel("from")
-    vmax = mat.to_numpy().max() if mat.size else 0
-    for i in range(len(order)):
-        for j in range(len(order)):
-            v = mat.iat[i, j]
-            if v > 0:
-                ax0.text(
-                    j,
-                    i,
-                    f"{v:.0f}",
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="white" if v > 0.6 * vmax else "black",
-                )
-    fig.colorbar(im, ax=ax0, shrink=0.8, label="model firms")
     ax0.set_title(f"CN firms' moves, {since or 'start'} to {until or 'end'}", fontsize=10)
     out = flows[(flows["from_platform"] == "amazon")].copy()
     if len(out):

@@ -326,6 +326,48 @@ def _friendly_raw(exc: BaseException, sweep: bool = False) -> ConfigError:
     return ConfigError(f"bad configuration: {first.strip()}")
 
 
+def _added_keys(node: Any, path: str = "") -> tuple[str, list[str]] | None:
+    """The first key that is not a field of its schema dataclass, with the allowed fields.
+
+    Hydra's ``+key=value`` (and ``++key=value``) adds a key even under a
+    structured config, and ``OmegaConf.to_object`` then drops it without a word,
+    so a typo such as ``+merchants.cout=5`` would silently run the defaults.
+    """
+    import dataclasses
+
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    if not isinstance(node, DictConfig | ListConfig) or node._is_none() or node._is_missing():
+        return None
+    if isinstance(node, ListConfig):
+        for i, item in enumerate(node):
+            found = _added_keys(item, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    kind = OmegaConf.get_type(node)
+    fields = [f.name for f in dataclasses.fields(kind)] if dataclasses.is_dataclass(kind) else None
+    for key in node.keys():
+        full = f"{path}.{key}" if path else str(key)
+        if fields is not None and key not in fields:
+            return full, fields
+        found = _added_keys(node._get_node(key), full)
+        if found:
+            return found
+    return None
+
+
+def _added_key_error(cfg: Any) -> ConfigError | None:
+    """One ConfigError naming a key added with ``+`` that the schema lacks (None if none)."""
+    found = _added_keys(cfg)
+    if not found:
+        return None
+    key, allowed = found
+    parent = key.rsplit(".", 1)[0] if "." in key else ""
+    where = f"under {parent}" if parent else "at the top level"
+    return ConfigError(clip(f"{key}: unknown key; allowed keys {where}: {', '.join(allowed)}"))
+
+
 def to_sim_config(cfg: Any) -> SimConfig:
     """Convert a composed OmegaConf config (schema-typed) to a validated SimConfig."""
     from omegaconf import OmegaConf
@@ -333,6 +375,9 @@ def to_sim_config(cfg: Any) -> SimConfig:
 
     try:
         if OmegaConf.is_config(cfg):
+            added = _added_key_error(cfg)
+            if added is not None:
+                raise added
             cfg = OmegaConf.to_object(cfg)
     except OmegaConfBaseException as exc:
         raise _friendly(exc) from None
@@ -411,11 +456,14 @@ def compose_sweep(experiment: str, overrides: list[str] | None = None):
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
             cfg = compose(config_name="sweep", overrides=ov)
+        added = _added_key_error(cfg)
         obj = OmegaConf.to_object(cfg)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc) from None
     except (HydraException, OmegaConfBaseException, ValueError) as exc:
         raise _friendly(exc, sweep=True) from None
+    if added is not None:
+        raise added
     if not isinstance(obj, SweepConfig):
         raise ConfigError("sweep configuration does not follow the SweepConfig schema")
     return obj

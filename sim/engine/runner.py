@@ -2,7 +2,7 @@
 
 ``run(config)`` keeps everything in memory (no files); ``write_run(result, dir)``
 writes ``timeseries.parquet``, ``flows.parquet``, ``summary.json`` and
-``provenance.json`` into a run directory (see ../shared/architecture.md).
+``provenance.json`` into a run directory (contract: docs/architecture.md).
 """
 
 from __future__ import annotations
