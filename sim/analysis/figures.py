@@ -27,6 +27,8 @@ PLATFORM_COLORS = {
     "tiktok_shop": "#222222",
 }
 STYLES = ("-", "--", ":", "-.")
+# line-style key of the runs: a light grey no platform uses (black read as TikTok Shop's)
+RUN_KEY_COLOR = "#aaaaaa"
 
 
 def _color(p: str) -> str:
@@ -94,7 +96,7 @@ def plot_platform_shares(
     fig.legend(handles, labels, fontsize=8, ncol=len(labels), loc="outside lower center")
     if len(runs) > 1:
         runs_handles = [
-            plt.Line2D([], [], color="k", ls=STYLES[k % len(STYLES)], label=label)
+            plt.Line2D([], [], color=RUN_KEY_COLOR, lw=2, ls=STYLES[k % len(STYLES)], label=label)
             for k, label in enumerate(runs)
         ]
         fig.legend(

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import gc
 import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
 
 import mesa
 import numpy as np
@@ -24,8 +27,16 @@ from . import kernels as kn
 from . import merchants as mr
 from . import network as net
 from . import population as pop
+from . import reporters
 from .calendar import Calendar
-from .config import KNOWN_PLATFORMS, ORIGINS, EnforcementConfig, SimConfig, validate
+from .config import (
+    KNOWN_PLATFORMS,
+    ORIGINS,
+    ConfigError,
+    EnforcementConfig,
+    SimConfig,
+    validate,
+)
 from .enforcement import CAUSE, CAUSES, EnforcementPolicy
 from .merchants import best_only
 from .metrics import Recorder, grey_share
@@ -78,6 +89,13 @@ def default_config() -> SimConfig:
     return default_sim_config()
 
 
+def configured(overrides: Sequence[str] | None, settings: dict[str, Any]) -> SimConfig:
+    """The presets composed with ``overrides`` and keyword ``settings`` (see MarketModel)."""
+    from .presets import compose_with
+
+    return compose_with(overrides, settings)
+
+
 def release_model(model: mesa.Model) -> None:
     """Let a finished model be garbage-collected: drop mesa's class-level reference to it.
 
@@ -96,14 +114,53 @@ def release_model(model: mesa.Model) -> None:
 class MarketModel(mesa.Model):
     """Weekly model of merchants, platforms and enforcement.
 
+    ``model.datacollector`` (a ``mesa.DataCollector``) collects the headline
+    series once per week, spin-up included (columns: :mod:`sim.core.reporters`),
+    so Mesa's ``batch_run`` and SolaraViz plot components work on the model.
+
     Args:
-        config: a validated :class:`SimConfig`; None means the default preset.
+        config: a validated :class:`SimConfig`; None means the default preset
+            (with ``overrides`` and ``kwargs`` applied).
         rng: None to seed from ``config.seed`` and ``config.replicate``; an
             int to use as the root seed instead of ``config.seed``.
+        overrides: Hydra overrides as on the command line, composed over the
+            presets (``["policy=none", "merchants.count=2000"]``); only without
+            ``config``.
+        **kwargs: more overrides as keywords, a dotted key or preset group
+            per keyword, e.g. ``MarketModel(**{"policy": "none",
+            "merchants.count": 2000})``: the form in which ``mesa.batch_run``
+            passes its ``parameters`` (and SolaraViz its controls). Applied
+            after ``overrides``; only without ``config``. (Named ``kwargs``
+            because Mesa 3.3's SolaraViz accepts extra keywords only under
+            that name.)
+
+    Raises:
+        ConfigError: an unknown key, a value out of range, or ``config``
+            together with overrides (one message naming the key).
     """
 
-    def __init__(self, config: SimConfig | None = None, rng: int | None = None) -> None:
+    def __init__(
+        self,
+        config: SimConfig | None = None,
+        rng: int | None = None,
+        *,
+        overrides: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if config is not None and (overrides or kwargs):
+            given = ", ".join([*(["overrides"] if overrides else []), *kwargs])
+            raise ConfigError(
+                f"{given}: pass either config or overrides, not both (compose the config "
+                "with compose_config(overrides) instead)"
+            )
+        if overrides or kwargs:
+            config = configured(overrides, kwargs)
         cfg = validate(config if config is not None else default_config())
+        if rng is not None and (isinstance(rng, bool) or not isinstance(rng, numbers.Integral)):
+            raise ConfigError(
+                f"rng: expected an integer root seed, or None for the config's seed; "
+                f"got {type(rng).__name__}"
+            )
         seed = cfg.seed if rng is None else int(rng)
         streams = make_streams(seed, cfg.replicate)
         super().__init__(rng=streams["mesa"])
@@ -294,6 +351,15 @@ class MarketModel(mesa.Model):
         self.entered = 0
         self.exited = 0
         self.split = 0  # firm rows split off joiners (population.split_pieces)
+
+        # Mesa's data collector: one row per week, read from the week's recorded
+        # values (reporters.week_row); collected at the end of every step
+        self._report_cache: tuple[int, dict] | None = None
+        self._report_names = reporters.reporter_names(self.platform_names)[2:]  # numeric
+        self._bans_before: float | None = None  # banned stores at the end of the spin-up
+        self.datacollector = mesa.DataCollector(
+            model_reporters=reporters.model_reporters(self.platform_names)
+        )
 
     # ------------------------------------------------------------------ setup
 
@@ -589,7 +655,8 @@ class MarketModel(mesa.Model):
         7. merchants react to bans (new accounts) and review their platform
            portfolio (join, leave, own web store, exit);
         8. broke firms and an exogenous hazard exit; new firms enter;
-        9. weekly metrics and migration flows are recorded.
+        9. weekly metrics and migration flows are recorded; the data collector
+           takes the week's row from them (``model.datacollector``).
         """
         self.t = self.steps - 1
         if self.t >= self.n_steps:
@@ -614,6 +681,7 @@ class MarketModel(mesa.Model):
         self._entry_and_exit()
         self._record()
         self._compact_stores()
+        self.datacollector.collect(self)
         self.running = self.t + 1 < self.n_steps
 
     def _compact_stores(self) -> None:
