@@ -3,7 +3,7 @@
 An agent-based model of the 2021 Amazon crackdown on review manipulation and
 the migration of (mostly Shenzhen-based) sellers to other channels; see
 docs/ODD.md for the full description (Grimm et al. 2020 ODD protocol) and
-``../shared/domain.md`` for the facts it rests on.
+``docs/domain.md`` for the facts it rests on.
 
 Merchants are Mesa agents whose numeric state lives in columnar arrays
 (``model.firms``, ``model.stores``); every rule over all merchants is
