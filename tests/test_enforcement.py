@@ -14,6 +14,7 @@ from sim.core.enforcement import (
     detect,
     detection_probability,
     expected_forfeit_share,
+    false_link_chance,
     hold_amount,
     intensity,
     is_guilty,
@@ -123,6 +124,17 @@ def test_audit_budget_is_a_mean_over_real_stores():
     assert_allclose(got, [0.25, 0.05])
     real_audits = (got * np.array([1.0, 3.0])).sum()
     assert real_audits == pytest.approx(0.1 * 4)
+
+
+def test_false_link_chance_hand_values():
+    # 0.05 false links per real ban, 40 real bans among 1,000 real selling stores
+    assert false_link_chance(0.05, 40.0, 1000.0) == pytest.approx(0.002)
+    # expected real victims p_link x B, capped at the whole pool
+    assert false_link_chance(0.5, 30.0, 10.0) == 1.0
+    assert false_link_chance(0.0, 30.0, 10.0) == 0.0
+    # the compiled rule (engine) and its Python body (reference) agree exactly
+    args = (0.05, 123.456, 7891.0)
+    assert false_link_chance(*args) == false_link_chance.py_func(*args)
 
 
 def test_payout_and_hold_on_the_payout_balance():
