@@ -579,7 +579,9 @@ class RefEnforcer:
             if pool:
                 real_bans = sum(s.firm.omega for s in banned)
                 real_pool = sum(s.firm.omega for s in pool)
-                chance = min(1.0, c.false_link_probability * real_bans / real_pool)
+                chance = er.false_link_chance.py_func(
+                    c.false_link_probability, real_bans, real_pool
+                )
                 for s in pool:
                     if rng.random() < chance:
                         self.suspend(s)

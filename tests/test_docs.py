@@ -3,7 +3,8 @@
 - docs/ODD.md's generated parameter section equals what the schema and the
   default preset render now (``python -m sim.engine.paramtable --check``);
 - every leaf parameter of the schema is named in docs/ODD.md;
-- every column a run produces is described in docs/outputs.md.
+- every column a run produces is described in docs/outputs.md;
+- no docs/*.md repeats a section heading (a stale duplicate of a section).
 
 Each test fails when the code gains something the documents do not describe.
 """
@@ -198,3 +199,27 @@ def test_link_checks_catch_what_they_should(tmp_path):
     assert _REPO_PATH.findall("contract: `../shared/architecture.md`") == [
         "../shared/architecture.md"
     ]
+
+
+def _headings(text: str) -> list[str]:
+    """Markdown ATX headings' text (level marks stripped), outside fenced code blocks."""
+    out, fenced = [], False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced and (m := re.match(r"#{1,6}\s+(.+?)\s*#*\s*$", line)):
+            out.append(m.group(1))
+    return out
+
+
+def test_headings_helper_skips_code_and_strips_levels():
+    text = "# A\n\n```\n# not a heading\n```\n## B ##\n### A\n"
+    assert _headings(text) == ["A", "B", "A"]
+
+
+@pytest.mark.parametrize("doc", sorted((ROOT / "docs").glob("*.md")), ids=lambda p: p.name)
+def test_section_headings_are_unique_within_each_doc(doc):
+    """A heading written twice in one document is a stale copy of a section."""
+    seen: set[str] = set()
+    repeated = [h for h in _headings(doc.read_text(encoding="utf-8")) if h in seen or seen.add(h)]
+    assert not repeated, f"docs/{doc.name} repeats section headings: {repeated}"

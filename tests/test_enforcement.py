@@ -14,6 +14,7 @@ from sim.core.enforcement import (
     detect,
     detection_probability,
     expected_forfeit_share,
+    false_link_chance,
     hold_amount,
     intensity,
     is_guilty,
@@ -123,6 +124,17 @@ def test_audit_budget_is_a_mean_over_real_stores():
     assert_allclose(got, [0.25, 0.05])
     real_audits = (got * np.array([1.0, 3.0])).sum()
     assert real_audits == pytest.approx(0.1 * 4)
+
+
+def test_false_link_chance_hand_values():
+    # 0.05 false links per real ban, 40 real bans among 1,000 real selling stores
+    assert false_link_chance(0.05, 40.0, 1000.0) == pytest.approx(0.002)
+    # expected real victims p_link x B, capped at the whole pool
+    assert false_link_chance(0.5, 30.0, 10.0) == 1.0
+    assert false_link_chance(0.0, 30.0, 10.0) == 0.0
+    # the compiled rule (engine) and its Python body (reference) agree exactly
+    args = (0.05, 123.456, 7891.0)
+    assert false_link_chance(*args) == false_link_chance.py_func(*args)
 
 
 def test_payout_and_hold_on_the_payout_balance():
@@ -514,6 +526,47 @@ def test_a_store_that_stops_buying_grows_less_detectable():
     # the detection probability falls with the evidence
     p = detection_probability(np.array([200.0, 50.0, 5.0, 0.0]), 0.8, 0.01, 25.0)
     assert (np.diff(p) < 0).all()
+
+
+#: What review deletion itself changes: the fake reviews left on the page and the count deleted.
+DELETION_ONLY = {"reviews_deleted", "fake_reviews_live"}
+
+
+def _lag_runs(*targeting: str):
+    """Two runs of an enforced small world, review deletion after 3 vs 30 weeks."""
+    base = (*ENFORCED, "policy.enforcement.amazon.review_deletion_rate=0.9", *targeting)
+    return [
+        run(compose(*base, f"policy.enforcement.amazon.review_deletion_lag_days={days}"))
+        for days in (21, 210)
+    ]
+
+
+def _differing(a, b) -> tuple[set[str], set[str], set[str]]:
+    """Timeseries columns, flows columns and summary keys (timing aside) that differ."""
+    ts = {c for c in a.timeseries.columns if not a.timeseries[c].equals(b.timeseries[c])}
+    fl = set() if a.flows.equals(b.flows) else {"flows"}
+    keys = {k for k in a.summary if not k.startswith("wall_time")}
+    summ = {k for k in keys if not pd.Series([a.summary[k]]).equals(pd.Series([b.summary[k]]))}
+    return ts, fl, summ
+
+
+def test_the_deletion_lag_acts_through_risk_targeted_audits_only():
+    """Deleting fake reviews feeds the platform's suspicion record, which only risk
+    targeting reads (ODD 7.2): under risk targeting the lag changes audits, bans
+    and grey practice; under random audits (``targeting=random``, or ``risk`` at
+    ``targeting_strength=0``) it changes nothing but the reviews deleted and left
+    on the page. A change that gives deletion another channel fails this test:
+    update ODD 7.2 and ``sweep.inert_deletion_message`` with it.
+    """
+    ts, fl, summ = _differing(*_lag_runs())  # the preset: risk targeting, strength 4
+    assert {"detections", "banned_stores", "grey_share"} <= ts
+    assert {"stores_banned", "grey_share_amazon_end"} <= summ
+    for targeting in (
+        ("policy.enforcement.amazon.targeting=random",),
+        ("policy.enforcement.amazon.targeting_strength=0",),
+    ):
+        ts, fl, summ = _differing(*_lag_runs(*targeting))
+        assert ts == DELETION_ONLY and not fl and not summ, (targeting, ts, fl, summ)
 
 
 def test_a_store_counts_as_cheating_only_while_its_evidence_lasts():

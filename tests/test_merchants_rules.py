@@ -131,12 +131,12 @@ HITS = np.array([[0, 0], [1, 0], [2, 1], [0, 0], [0, 0]], dtype=np.int16)
 EXPOSED = np.array([[2, 1], [1, 0], [2, 3], [0, 4], [1, 1]], dtype=np.int32)
 
 
-def _learn(adj, member, rate=1.0, peer_weight=1.0, risk0=0.5):
-    """Run the compiled learning pass on the hand-made world; return risk (firms x platforms)."""
-    n, P = HITS.shape
+def _learn(adj, member, rate=1.0, peer_weight=1.0, risk0=0.5, hits=HITS, exposed=EXPOSED):
+    """Run the compiled learning pass on a hand-made world; return risk (firms x platforms)."""
+    n, P = hits.shape
     risk = np.full((P, n), risk0)
     kn.learn_risk(
-        np.arange(n), adj.indptr, adj.indices, HITS, np.ascontiguousarray(EXPOSED.T),
+        np.arange(n), adj.indptr, adj.indices, hits, np.ascontiguousarray(exposed.T),
         member, risk, rate, peer_weight,
     )  # fmt: skip
     return risk.T
@@ -167,16 +167,41 @@ def test_risk_learning_pools_store_weeks_over_the_hand_made_graph():
 
 
 def test_a_member_without_exposed_peers_learns_as_a_non_member():
-    """Membership never slows learning from one's own penalties (no (1 - w) discount)."""
-    adj = _hand_adjacency()
-    member = _learn(adj, np.ones(5, dtype=bool), rate=0.3, peer_weight=0.87)
-    other = _learn(adj, np.zeros(5, dtype=bool), rate=0.3, peer_weight=0.87)
-    # firm 4 is isolated: same update as a non-member, own rate 0/1 on each platform
-    assert_allclose(member[4], other[4])
+    """Membership never slows learning from one's own penalties (no (1 - w) discount).
+
+    Firm 0 is a member with two ties (firms 1 and 2) and 1 of its 2 stores on
+    platform 0 penalised; its peers have stores only on platform 1, none exposed
+    on platform 0. It must learn its own rate 1/2 there, as a non-member does.
+    The old rule ``x = (1 - w) own + w peer`` (peer share 0 when no peer is
+    seen) gave ``x = 0.13 * 0.5 = 0.065`` and ``r = 0.5 + 0.3 (0.065 - 0.5) =
+    0.3695`` instead of 0.5, so this test fails on it (checked below).
+    """
+    dense = np.zeros((3, 3))
+    for a, b in [(0, 1), (0, 2)]:
+        dense[a, b] = dense[b, a] = 1.0
+    adj = sp.csr_matrix(dense)
+    hits = np.array([[1, 0], [0, 1], [0, 0]], dtype=np.int16)
+    exposed = np.array([[2, 0], [0, 3], [0, 2]], dtype=np.int32)
+    w, rate, risk0 = 0.87, 0.3, 0.5
+    kw = dict(rate=rate, peer_weight=w, risk0=risk0, hits=hits, exposed=exposed)
+    member = _learn(adj, np.ones(3, dtype=bool), **kw)
+    other = _learn(adj, np.zeros(3, dtype=bool), **kw)
+    own_rate = 1 / 2
+    assert other[0, 0] == pytest.approx(risk0 + rate * (own_rate - risk0))
+    assert member[0, 0] == pytest.approx(other[0, 0])
+    # the old (1 - w) own rule would have given 0.3695 here, not 0.5
+    old = risk0 + rate * ((1.0 - w) * own_rate - risk0)
+    assert old == pytest.approx(0.3695)
+    assert member[0, 0] != pytest.approx(old)
+    # an isolated member (the hand-made world's firm 4) also learns as a non-member
+    adj5 = _hand_adjacency()
+    m5 = _learn(adj5, np.ones(5, dtype=bool), rate=rate, peer_weight=w)
+    o5 = _learn(adj5, np.zeros(5, dtype=bool), rate=rate, peer_weight=w)
+    assert_allclose(m5[4], o5[4])
     # a non-member learns its own per-store rate: firm 2 on p0, 2 of 2 stores penalised
-    assert other[2, 0] == pytest.approx(0.5 + 0.3 * (1.0 - 0.5))
+    assert o5[2, 0] == pytest.approx(0.5 + 0.3 * (1.0 - 0.5))
     # a platform with no exposure at all leaves the belief unchanged (firm 1 on p1, non-member)
-    assert other[1, 1] == pytest.approx(0.5)
+    assert o5[1, 1] == pytest.approx(0.5)
 
 
 def test_adjacency_from_edge_list_matches_hand_graph():

@@ -106,7 +106,9 @@ WORLD = ("merchants.count=2000",)
 
 
 def _platform_shares(m: MarketModel, out: dict) -> None:
-    """Largest share of a platform's weekly GMV held by one model firm (recorded weeks)."""
+    """Per platform and recorded week: ``(t, largest share of its GMV held by one model
+    firm, largest held by a row of 2+ real firms, [(share, real firms) of every row
+    holding 5% or more]``)."""
     if m.t < m.spinup:
         return
     st, f = m.stores, m.firms
@@ -122,8 +124,15 @@ def _platform_shares(m: MarketModel, out: dict) -> None:
         share = per / per.sum()
         name = m.platform_names[p]
         super_ = f.weight[: f.n] * m.scale >= 2.0 - 1e-9  # stands for 2+ real firms
+        big = np.flatnonzero(share >= 0.05)
+        real = f.weight[big] * m.scale
         out.setdefault(name, []).append(
-            (m.t, float(share.max()), float(share[super_].max()) if super_.any() else 0.0)
+            (
+                m.t,
+                float(share.max()),
+                float(share[super_].max()) if super_.any() else 0.0,
+                [(float(x), float(r)) for x, r in zip(share[big], real, strict=True)],
+            )
         )
 
 
@@ -137,23 +146,44 @@ def default_2000():
     return m, shares
 
 
-def test_no_model_firm_owns_a_platform(default_2000):
-    """At 2,000 model firms no model firm holds more than 5% of a platform's GMV.
+#: Launch-week exemption of the 5% cap: a row may hold more only if it stands for
+#: fewer than 2 real firms, in the first LAUNCH_WEEKS weeks after its platform's
+#: launch (first week with buyers), and at most LAUNCH_CAP of the platform's GMV.
+LAUNCH_WEEKS, LAUNCH_CAP = 8, 0.25
 
-    The four platforms open from the start: every week. Temu and TikTok Shop:
-    every week from a quarter after their first sales; in their launch weeks a
-    few dozen sellers share a tiny demand, the largest firms join first, and one
-    of them, a single real firm (or a row of fewer than two), can hold more
-    (docs/ODD.md, known limitations; the scale-invariance benchmark reports
-    these weeks). Rows that stand for two real firms or more never do (below).
+
+def test_no_model_firm_owns_a_platform(default_2000):
+    """At 2,000 model firms no model firm holds more than 5% of a platform's GMV,
+    except, bounded, in the first weeks of a new platform.
+
+    Every week of every platform, with one exemption: in the first 8 weeks after
+    a platform's launch (Temu and TikTok Shop) a few dozen sellers share a tiny
+    demand, the largest firms join first, and one of them can hold more if it is
+    a single real firm or a row of fewer than two (weight x merchants.scale < 2),
+    and then at most 25% (docs/ODD.md, known limitations; the scale-invariance
+    benchmark reports these weeks). Rows that stand for two real firms or more
+    never hold 5% (next test).
+
+    Measured (default scenario, model at commit 5c74220): this run (2,000 firms,
+    replicate 0) at most 0.156 (TikTok Shop), rows of 1.00 real firm, up to the
+    5th week after launch. Over replicates 0-9 at 2,000 firms and 0-4 at 5,000:
+    at most 0.168 (2,000 firms, replicate 3, Temu), rows of at most 1.95 real
+    firms, all within 5 weeks of launch (the first sales come one week after it);
+    only on Temu and TikTok Shop. The scale-invariance runs in docs/validation.md
+    (2,000-20,000 firms, crackdown_2021) stay within the bounds too (largest
+    0.205 at 20,000 firms, up to 7 weeks after launch).
     """
-    _, shares = default_2000
-    for name in ("amazon", "ebay", "aliexpress", "shopify"):
-        assert max(s for _, s, _ in shares[name]) < 0.05, name
-    for name in ("temu", "tiktok_shop"):
-        first = shares[name][0][0]
-        later = [s for t, s, _ in shares[name] if t >= first + 13]
-        assert later and max(later) < 0.05, name
+    m, shares = default_2000
+    buyers = m.recorder.data["consumer_share"][:, :, 0]
+    for name, weeks in shares.items():
+        launch = int(np.flatnonzero(buyers[:, m.platform_names.index(name)] > 0)[0])
+        for t, _, _, big in weeks:
+            for share, real in big:
+                where = (name, t, t - launch, share, real)
+                assert real < 2.0 - 1e-9, where  # one real firm or fewer than two
+                assert t - launch < LAUNCH_WEEKS, where  # only in the launch weeks
+                assert share <= LAUNCH_CAP, where  # and bounded
+    assert max(s for _, s, _, _ in shares["amazon"]) < 0.05
 
 
 def test_super_individuals_never_dominate_a_platform_even_at_launch(default_2000):
@@ -165,13 +195,29 @@ def test_super_individuals_never_dominate_a_platform_even_at_launch(default_2000
     at 2,000 firms."""
     m, shares = default_2000
     for name, weeks in shares.items():
-        assert max(s for _, _, s in weeks) < 0.05, name
+        assert max(s for _, _, s, _ in weeks) < 0.05, name
     assert m.counts()["split_merchants"] > 0
 
 
+def _weekly_join_shares(m: MarketModel) -> np.ndarray:
+    """Joins onto each platform in a recorded week over the firms alive the week before
+    (weeks x platforms, both in real units)."""
+    R = m.recorder.data
+    alive = R["alive_merchants"][:, 0, :].sum(axis=1)
+    joins = R["joins"].sum(axis=2)
+    return joins[m.spinup + 1 :] / alive[m.spinup : -1, None]
+
+
 def test_joins_follow_buyers_and_never_rush(default_2000):
-    """No platform gains more than 2% of the alive firms in one week; new platforms'
-    seller bases grow with their buyer shares (no launch-week rush).
+    """No platform gains more than 2.5% of the alive firms in one week at 2,000 firms;
+    new platforms' seller bases grow with their buyer shares (no launch-week rush).
+
+    The issue's criterion, at most 2% in any week, is for the default scenario
+    (5,000 firms): the slow test below. At 2,000 firms it holds in most but not
+    all replicates: largest weekly join share over replicates 0-9 (commit
+    5c74220) Temu 0.0204 (replicate 4), TikTok Shop 0.0195, Amazon 0.0083,
+    AliExpress 0.0076, eBay 0.0065, Shopify 0.0047; this run (replicate 0):
+    Temu 0.0149, TikTok Shop 0.0137.
 
     The share of the alive firms listed on Temu or TikTok Shop, over its share
     of the buyers, stays in its first half-year within 2.5 times its median in
@@ -182,9 +228,8 @@ def test_joins_follow_buyers_and_never_rush(default_2000):
     m, _ = default_2000
     R = m.recorder.data
     alive = R["alive_merchants"][:, 0, :].sum(axis=1)
-    joins = R["joins"].sum(axis=2)
-    weekly = joins[m.spinup + 1 :] / alive[m.spinup : -1, None]
-    assert weekly.max() < 0.02, dict(zip(m.platform_names, weekly.max(axis=0), strict=True))
+    weekly = _weekly_join_shares(m)
+    assert weekly.max() < 0.025, dict(zip(m.platform_names, weekly.max(axis=0), strict=True))
     for name in ("temu", "tiktok_shop"):
         p = m.platform_names.index(name)
         listed = R["listed_merchants"][:, p, :].sum(axis=1) / alive
@@ -194,6 +239,27 @@ def test_joins_follow_buyers_and_never_rush(default_2000):
         settled = np.median(listed[first + 52 : first + 104] / buyers[first + 52 : first + 104])
         assert settled > 0.5, (name, settled)  # sellers do come, in proportion to buyers
         assert launch.max() <= 2.5 * settled, (name, launch.max(), settled)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rep", range(5))
+def test_no_platform_gains_more_than_2pct_of_the_firms_in_a_week_in_the_default_scenario(rep):
+    """Issue "Model v2, part 1", item 3: in the default scenario (5,000 model firms,
+    ``policy=none``) no platform gains more than 2% of the alive firms in any
+    single week; replicates 0-4, the whole horizon (about 7 s each).
+
+    Measured at commit 5c74220, largest weekly join share per platform over
+    replicates 0-4: Amazon 0.0059, eBay 0.0041, AliExpress 0.0054, Shopify
+    0.0037, Temu 0.0166 (replicate 0), TikTok Shop 0.0167 (replicate 2); the
+    peaks come during the new platforms' buyer ramp (Temu 70-80 weeks after its
+    launch, TikTok Shop about 50), not in their launch weeks.
+    """
+    m = MarketModel(compose(f"replicate={rep}"))
+    assert m.cfg.merchants.count == 5000  # the default scenario
+    while m.running:
+        m.step()
+    weekly = _weekly_join_shares(m)
+    assert weekly.max() < 0.02, dict(zip(m.platform_names, weekly.max(axis=0), strict=True))
 
 
 def test_split_pieces_hand_examples():

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from sim.engine import testing
 from sim.engine.compose import compose_sweep
 from sim.engine.design import DesignConfig, ParameterSpec, design_points
 from sim.engine.store import Store
-from sim.engine.sweep import expand, run_sweep
+from sim.engine.sweep import InertLeverWarning, expand, run_sweep
 from sim.engine.testing import FAIL_MARK
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,6 +100,54 @@ def test_samplers_stay_in_bounds_and_are_reproducible(kind):
     if kind == "lhs":  # one point per stratum of each axis
         strata = np.floor((a - 0.1) / 0.4 * 8).clip(0, 7)
         assert sorted(strata) == list(range(8))
+
+
+LAG = "policy.enforcement.amazon.review_deletion_lag_days"
+
+
+def _lag_study(tmp_path, *base: str, strengths=None):
+    """certainty_severity (its scenarios vary Amazon's deletion lag 30/100/300 days)
+    with a one-point design, or a grid over Amazon's targeting strength."""
+    sweep = compose_sweep("certainty_severity", [*TINY, f"results_dir={tmp_path}"])
+    sweep.experiment.base = [*sweep.experiment.base, *base]
+    levels = strengths or [4.0]
+    key = "policy.enforcement.amazon.targeting_strength"
+    sweep.experiment.design = DesignConfig(
+        kind="grid", parameters={key: ParameterSpec(levels=levels)}
+    )
+    return sweep
+
+
+def _expand_warnings(sweep) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        expand(sweep)
+    return [str(w.message) for w in caught if issubclass(w.category, InertLeverWarning)]
+
+
+def test_a_deletion_lag_study_under_random_audits_warns_once(tmp_path):
+    """The deletion lag acts only through risk-targeted audits (ODD 7.2): a study that
+    varies it where audits are random gets one warning naming the lever and why."""
+    # the preset study: risk targeting at strength 4, no warning
+    assert _expand_warnings(_lag_study(tmp_path)) == []
+    # random audits: one warning, naming the platform's lag and its values
+    got = _expand_warnings(_lag_study(tmp_path, "policy.enforcement.amazon.targeting=random"))
+    assert len(got) == 1
+    assert f"{LAG} (30, 100, 300)" in got[0] and "targeting=random" in got[0]
+    assert "certainty_severity" in got[0] and "ODD.md 7.2" in got[0]
+    # a design that also varies the strength warns for its strength-0 runs only
+    got = _expand_warnings(_lag_study(tmp_path, strengths=[0.0, 4.0]))
+    assert len(got) == 1 and f"{LAG} (30, 100, 300)" in got[0]
+    # a constant lag under random audits, with the rate varied instead
+    sweep = _lag_study(tmp_path, "policy.enforcement.amazon.targeting=random")
+    sweep.experiment.scenarios = {
+        "keep": ["policy.enforcement.amazon.review_deletion_rate=0.9"],
+        "none": ["policy.enforcement.amazon.review_deletion_rate=0"],
+    }
+    sweep.experiment.baseline_scenario = "keep"
+    got = _expand_warnings(sweep)
+    assert len(got) == 1
+    assert "review_deletion_rate (0, 0.9)" in got[0] and LAG not in got[0]
 
 
 def test_replicate_k_has_the_same_initial_population_in_every_scenario(tmp_path):

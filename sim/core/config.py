@@ -440,7 +440,9 @@ class EnforcementConfig:
         unit="days",
         lo=0,
         hi=3650,
-        doc="lag between buying fake reviews and their deletion",
+        doc="lag between buying fake reviews and their deletion; acts on outcomes only "
+        "through risk-targeted audits (under targeting=random or targeting_strength=0 it "
+        "changes only reviews_deleted and fake_reviews_live: ODD 7.2)",
         source="He, Hollenbeck & Proserpio 2022 (>100 days)",
     )
     review_deletion_rate: float = param(
@@ -448,7 +450,8 @@ class EnforcementConfig:
         unit="fraction",
         lo=0,
         hi=1,
-        doc="share of fake reviews deleted after the lag",
+        doc="share of fake reviews deleted after the lag (acts like the lag only through "
+        "risk-targeted audits: ODD 7.2)",
         source="He et al. 2022 (high rate)",
     )
     evidence_half_life_weeks: float = param(

@@ -104,6 +104,22 @@ def detection_probability(evidence, true_positive_rate, false_positive_rate, hal
     return false_positive_rate + (true_positive_rate - false_positive_rate) * share
 
 
+@rule
+def false_link_chance(false_link_probability, real_bans, real_pool):
+    """Chance that a selling store is wrongly linked to one of this week's bans:
+    ``c = min(1, p_link B / N)``.
+
+    ``B`` is the real stores the platform banned this week when suspensions
+    ended and after audits (steps 2-3 of ``EnforcementPolicy.step``, not the
+    related-account sweep), ``N`` the real active or warned stores it could
+    link to them (``N > 0``), ``p_link`` the false links per real ban
+    (``false_link_probability``): each of the ``N`` stores is linked with
+    chance ``c``, so the expected real victims are ``p_link B`` (capped at
+    ``N``). A linked store is suspended.
+    """
+    return min(1.0, false_link_probability * real_bans / real_pool)
+
+
 #: Evidence (reviews) from which a store counts as cheating in the outputs (``is_guilty``).
 GUILTY_EVIDENCE = 1.0
 
@@ -304,15 +320,15 @@ class EnforcementPolicy(mesa.Agent):
             self._ban(swept, CAUSE_RELATED)
 
         # (5) false links: each active or warned store of the platform is wrongly linked
-        # to one of this week's bans with the chance that makes the expected number of
-        # real victims p_link x (real stores banned in steps 2-3)
+        # to one of this week's bans with the chance (false_link_chance) that makes the
+        # expected number of real victims p_link x (real stores banned in steps 2-3)
         if ban.size and c.false_link_probability > 0:
             pool = kn.select_status(ids, status, ACTIVE, WARNED)
             if pool.size:
                 omega = m.firms.weight
                 real_bans = float(omega[st.firm[ban]].sum())
                 real_pool = float(omega[st.firm[pool]].sum())
-                chance = min(1.0, c.false_link_probability * real_bans / real_pool)
+                chance = false_link_chance(c.false_link_probability, real_bans, real_pool)
                 victims = pool[rng.random(pool.size) < chance]
                 m.rec_stores("false_links", p, victims)
                 self._suspend(victims)

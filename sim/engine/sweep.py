@@ -25,6 +25,7 @@ import socket
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -317,7 +318,54 @@ def expand(sweep: SweepConfig) -> tuple[list[DesignPoint], list[RunSpec]]:
             specs.append(
                 RunSpec(run_id, pt.point_id, pt.scenario, rep, pt.params, cfg, exp.snapshot_dates)
             )
+    message = inert_deletion_message([s.config for s in specs])
+    if message:
+        warnings.warn(f"experiment {exp.name}: {message}", InertLeverWarning, stacklevel=2)
     return points, specs
+
+
+class InertLeverWarning(UserWarning):
+    """A sweep varies a lever that cannot change the model's outcomes where it is varied."""
+
+
+#: Deletion levers that act on outcomes only through risk-targeted audits (ODD 7.2).
+DELETION_KEYS = ("review_deletion_lag_days", "review_deletion_rate")
+
+
+def inert_deletion_message(configs: list[SimConfig]) -> str | None:
+    """Why varying review deletion cannot change these runs' outcomes, or None.
+
+    Deleting fake reviews removes them from the page (reported only:
+    ``fake_reviews_live``, ``reviews_deleted``) and feeds the platform's
+    suspicion record, which only risk-targeted audits read (ODD 7.2, 7.7). On a
+    platform whose audits are random (``targeting=random``, or ``risk`` with
+    ``targeting_strength`` 0) the deletion lag and rate therefore change no
+    other output. Returns one message naming every platform on which
+    ``review_deletion_lag_days`` or ``review_deletion_rate`` takes more than one
+    value among the runs with random audits there; None when there is none.
+    One pass over the runs' configs.
+    """
+    values: dict[tuple[str, str], set[float]] = {}
+    for cfg in configs:
+        for name, enf in cfg.policy.enforcement.items():
+            if enf.targeting == "risk" and enf.targeting_strength > 0:
+                continue
+            for key in DELETION_KEYS:
+                values.setdefault((name, key), set()).add(float(getattr(enf, key)))
+    varied = [
+        f"policy.enforcement.{name}.{key} ({', '.join(f'{v:g}' for v in sorted(vals))})"
+        for (name, key), vals in values.items()
+        if len(vals) > 1
+    ]
+    if not varied:
+        return None
+    return (
+        f"the design varies {'; '.join(varied)} in runs whose audits on that platform are "
+        "not risk-targeted (targeting=random or targeting_strength=0). Review deletion acts "
+        "on outcomes only through the suspicion record that risk-targeted audits use, so "
+        "these runs differ only in reviews_deleted and fake_reviews_live (docs/ODD.md 7.2); "
+        "set targeting=risk with targeting_strength > 0 to study the deletion lag or rate"
+    )
 
 
 # ----------------------------------------------------------------- one run
