@@ -145,7 +145,24 @@ def main(argv: list[str]) -> int:
             return rc
     if ns.command == "lint":
         return 0
-    return subprocess.run([str(py), "-m", "pytest", *ns.args], cwd=ROOT).returncode
+    return subprocess.run(
+        [str(py), "-m", "pytest", *parallel(ns.args), *ns.args], cwd=ROOT
+    ).returncode
+
+
+def parallel(args: list[str]) -> list[str]:
+    """pytest-xdist options: one worker per core, each test file on one worker
+    (``--dist loadfile``: module-scoped fixtures are built once); none when the
+    caller chose (``-n``/``--numprocesses``, ``-p no:xdist``) or asks for one core
+    (``SIM_TEST_WORKERS=0``)."""
+    chosen = any(
+        a in ("-n", "--numprocesses", "no:xdist") or a.startswith(("-n", "--numprocesses="))
+        for a in args
+    )
+    workers = os.environ.get("SIM_TEST_WORKERS", "auto")
+    if chosen or workers in ("0", "1"):
+        return []
+    return ["-n", workers, "--dist", "loadfile"]
 
 
 if __name__ == "__main__":

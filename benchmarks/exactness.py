@@ -8,6 +8,11 @@ Every performance change to ``sim/core`` must leave these hashes unchanged::
 
 The hash is SHA-256 of ``timeseries.to_csv() + flows.to_csv()`` of
 ``run(compose_config(overrides))``: every column, every row, full float repr.
+
+The kernels are compiled afresh into a temporary numba cache (removed at the
+end; ``--cached-kernels`` uses the usual one): numba's disk cache does not
+notice when a rule a kernel calls, defined in another module, has changed, so a
+stale cached kernel could hide a change of outputs.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
+import tempfile
 import time
 
 CASES: dict[str, list[str]] = {
@@ -44,7 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--save", help="write the hashes to this JSON file")
     ap.add_argument("--check", help="compare with hashes stored in this JSON file")
     ap.add_argument("--only", nargs="*", help="case names to run (default: all)")
+    ap.add_argument(
+        "--cached-kernels", action="store_true", help="use numba's usual cache (faster, see above)"
+    )
     ns = ap.parse_args(argv)
+    if "sim" in sys.modules or ns.cached_kernels:
+        return _main(ns)
+    with tempfile.TemporaryDirectory(prefix="exactness-numba-") as cache:
+        os.environ["NUMBA_CACHE_DIR"] = cache
+        return _main(ns)
+
+
+def _main(ns: argparse.Namespace) -> int:
     names = ns.only or list(CASES)
     hashes = {}
     for name in names:
