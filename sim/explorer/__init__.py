@@ -5,6 +5,6 @@ composes configs through :func:`sim.engine.compose.compose_config` and draws wit
 matplotlib; it never writes files.
 """
 
-from .model import LEVERS, ExplorerModel, Lever, Session, headline, overrides
+from .model import LEVERS, ExplorerModel, Lever, PageModel, Session, headline, overrides
 
-__all__ = ["LEVERS", "ExplorerModel", "Lever", "Session", "headline", "overrides"]
+__all__ = ["LEVERS", "ExplorerModel", "Lever", "PageModel", "Session", "headline", "overrides"]
