@@ -383,6 +383,7 @@ class MarketModel(mesa.Model):
         cap = self.stores.capacity
         self._live_idx = np.zeros(cap, dtype=np.int32)
         self._n_live_idx = 0
+        self._week_live = getattr(self, "_week_live", 0)
         self._rating_fac = np.zeros(cap)
         self._scratch_cap = cap
 
@@ -735,7 +736,7 @@ class MarketModel(mesa.Model):
         b = self.cfg.behaviour
         st, f = self.stores, self.firms
         n = st.n
-        self._n_live_idx = kn.campaigns(
+        self._n_live_idx = self._week_live = kn.campaigns(
             n,
             st.status,
             st.firm,
@@ -856,7 +857,7 @@ class MarketModel(mesa.Model):
         n = st.n
         live = np.flatnonzero((st.status[:n] == ACTIVE) | (st.status[:n] == WARNED))
         self._live_idx[: live.size] = live
-        self._n_live_idx = live.size
+        self._n_live_idx = self._week_live = live.size
         self._rating_fac[: live.size] = self.firms.quality[st.firm[live]] + st.inflation[live]
         dead = np.ones(n, dtype=bool)
         dead[live] = False
@@ -1415,7 +1416,9 @@ class MarketModel(mesa.Model):
         R["warned_stores"][t] = acc[1]
         R["suspended_stores"][t] = acc[2]
         self.merchant_steps += int(alive.size)  # model firms (work done), not weighted
-        self.store_steps += int(self._n_live_idx + self.n_susp.sum())
+        # active or warned stores as the week began (phase 1; the scratch count
+        # _n_live_idx is reset when the store table grows later in the week)
+        self.store_steps += int(self._week_live + self.n_susp.sum())
         R["banned_stores"][t] = R["new_bans"][: t + 1].sum(axis=0)
         grey = acc[3]
         R["grey_stores"][t] = grey
