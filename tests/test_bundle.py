@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,9 @@ def study(tmp_path_factory) -> Path:
 
 def _graph(root: Path) -> dict[str, dict]:
     doc = json.loads((root / METADATA).read_text())
-    assert doc["@context"].startswith("https://w3id.org/ro/crate/1.")
+    context = doc["@context"] if isinstance(doc["@context"], list) else [doc["@context"]]
+    assert context[0].startswith("https://w3id.org/ro/crate/1.")
+    assert "https://w3id.org/ro/terms/workflow-run/context" in context  # defines sha256
     return {e["@id"]: e for e in doc["@graph"]}
 
 
@@ -64,7 +67,13 @@ def test_bundle_lists_every_data_file_with_its_checksum_and_the_code_that_made_i
         assert entity["sha256"] == hashlib.sha256(blob).hexdigest()
         assert int(entity["contentSize"]) == len(blob)
     # the model description, configs and pins travel with the data, as of the study's commit
-    for rel in (f"{BUNDLE}/ODD.md", f"{BUNDLE}/RERUN.md", f"{BUNDLE}/constraints.txt"):
+    for rel in (
+        f"{BUNDLE}/ODD.md",
+        f"{BUNDLE}/outputs.md",
+        f"{BUNDLE}/RERUN.md",
+        f"{BUNDLE}/constraints.txt",
+        f"{BUNDLE}/source.tar.gz",
+    ):
         assert rel in parts and (study / rel).is_file()
     assert (study / BUNDLE / "configs" / "experiment" / "unilateral_coordinated.yaml").is_file()
     prov = json.loads((study / "provenance.json").read_text())
@@ -74,6 +83,15 @@ def test_bundle_lists_every_data_file_with_its_checksum_and_the_code_that_made_i
     ).stdout
     assert (study / BUNDLE / "ODD.md").read_bytes() == committed
     assert sha in (study / BUNDLE / "RERUN.md").read_text()
+    # the source tree of that commit, enough to rerun without the repository
+    with tarfile.open(study / BUNDLE / "source.tar.gz") as tar:
+        model = tar.extractfile(f"sim-{sha[:12]}/sim/core/model.py").read()
+    assert (
+        model
+        == subprocess.run(
+            ["git", "show", f"{sha}:sim/core/model.py"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+    )
     assert (
         "python -m experiments.unilateral_coordinated" in (study / BUNDLE / "RERUN.md").read_text()
     )

@@ -81,3 +81,15 @@ def test_python_version_of_another_interpreter(dev):
 
 def _no_subprocess(*args, **kwargs):
     raise AssertionError(f"dev.py started a process: {args}")
+
+
+def test_tests_run_on_every_core_unless_the_caller_chooses(dev, monkeypatch):
+    monkeypatch.delenv("SIM_TEST_WORKERS", raising=False)
+    assert dev.parallel([]) == ["-n", "auto", "--dist", "loadfile"]
+    assert dev.parallel(["-m", "not slow"]) == ["-n", "auto", "--dist", "loadfile"]
+    for chosen in (["-n", "4"], ["-n4"], ["--numprocesses=2"], ["-p", "no:xdist"]):
+        assert dev.parallel(chosen) == [], chosen
+    monkeypatch.setenv("SIM_TEST_WORKERS", "0")
+    assert dev.parallel([]) == []
+    monkeypatch.setenv("SIM_TEST_WORKERS", "3")
+    assert dev.parallel([]) == ["-n", "3", "--dist", "loadfile"]

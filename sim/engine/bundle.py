@@ -125,10 +125,14 @@ def _rerun_text(study: str, prov: dict[str, Any]) -> str:
         )
         lines.append(f"- commit `{sha}`{dirty}, source fingerprint `{v.get('source_sha256')}`")
         lines.append(f"  ({v.get('runs')} runs, Python {v.get('python')})")
+    sha = versions[-1].get("git_sha") or "<commit>"
     lines += [
         "",
+        f"`bundle/{SOURCE}` holds the source tree of commit `{sha[:12]}` (`git archive`), so",
+        "no repository is needed; from a clone of the repository `git checkout` does the same.",
+        "",
         "```bash",
-        "git checkout " + (versions[0].get("git_sha") or "<commit>"),
+        f"tar xzf bundle/{SOURCE} && cd sim-{sha[:12]}   # or: git checkout {sha}",
         "python3 dev.py setup",
         f".venv/bin/python -m experiments.{study} "
         + " ".join(shlex.quote(a) for a in [*args, f"results_dir=results/rerun_{study}"]),
@@ -137,13 +141,14 @@ def _rerun_text(study: str, prov: dict[str, Any]) -> str:
         f"Original command: `{prov.get('command')}`",
         "",
         "The model is described in `bundle/ODD.md` (ODD protocol, Grimm et al. 2020); the",
-        "tables' columns and units in the repository's `docs/outputs.md`.",
+        "tables' columns and units in `bundle/outputs.md`.",
         "",
     ]
     return "\n".join(lines)
 
 
-SUPPORT = ("docs/ODD.md", "configs", "pyproject.toml", "constraints.txt")
+SUPPORT = ("docs/ODD.md", "docs/outputs.md", "configs", "pyproject.toml", "constraints.txt")
+SOURCE = "source.tar.gz"
 
 
 def _code_version(prov: dict[str, Any]) -> str:
@@ -179,9 +184,21 @@ def _support_files(sha: str, dest: Path) -> None:
         )
     with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
         tar.extractall(dest, filter="data")
-    odd = dest / "docs" / "ODD.md"
-    odd.rename(dest / "ODD.md")
+    for doc in ("ODD.md", "outputs.md"):
+        (dest / "docs" / doc).rename(dest / doc)
     (dest / "docs").rmdir()
+    # the whole source tree of the commit: the study can be rerun from the deposit alone
+    try:
+        src = subprocess.run(
+            ["git", "archive", "--format=tar.gz", f"--prefix=sim-{sha[:12]}/", sha],
+            cwd=REPO,
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise BundleError(f"cannot archive commit {sha} with git: {exc}") from None
+    (dest / SOURCE).write_bytes(src.stdout)
 
 
 def _copy_support(root: Path, study: str, prov: dict[str, Any]) -> list[Path]:
@@ -269,11 +286,31 @@ def make_bundle(root: str | Path, *, now: dt.datetime | None = None) -> Path:
         raise BundleError(str(exc)) from exc
 
 
+def _commit_author(sha: str | None) -> str | None:
+    """The author name of commit ``sha`` (git), or None."""
+    if not sha:
+        return None
+    try:
+        proc = subprocess.run(
+            ["git", "log", "-1", "--format=%an", sha],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() or None
+
+
 def _write_metadata(root, design, prov, man, recorded, support, now) -> Path:
     study = root.name
     exp = design.get("experiment")
     description = exp.get("description") if isinstance(exp, dict) else None
     crate = ROCrate()
+    # "sha256" is defined by the RO-Crate workflow-run terms (Process Run Crate)
+    crate.metadata.extra_contexts.append("https://w3id.org/ro/terms/workflow-run/context")
     crate.name = f"Seller migration ABM: study {study}"
     crate.description = (
         (description or f"Study {study}").rstrip(" .")
@@ -298,6 +335,11 @@ def _write_metadata(root, design, prov, man, recorded, support, now) -> Path:
             props["description"] = "How to rerun this study from its code version."
         elif rel.name == "constraints.txt":
             props["description"] = "Exact package versions the study was run with."
+        elif rel.name == "outputs.md":
+            props["description"] = "The tables' columns, units and conventions."
+        elif rel.name == SOURCE:
+            props["description"] = "Source tree of the commit that made the runs (git archive)."
+            props["encodingFormat"] = "application/gzip"
         files[rel] = crate.add_file(root / rel, dest_path=rel.as_posix(), properties=props)
 
     packages = []
@@ -331,6 +373,20 @@ def _write_metadata(root, design, prov, man, recorded, support, now) -> Path:
         for rel, f in files.items()
         if rel.as_posix() == "design.json" or rel.parts[:2] == (BUNDLE, "configs")
     ]
+    author = _commit_author(versions[-1].get("git_sha"))
+    if author:
+        person = crate.add(
+            ContextEntity(
+                crate,
+                f"#author-{author.replace(' ', '-')}",
+                properties={
+                    "@type": "Person",
+                    "name": author,
+                    "description": "author of the model commit that made the runs (git)",
+                },
+            )
+        )
+        crate.root_dataset["author"] = [{"@id": person.id}]
     for k, v in enumerate(versions):
         sha = v.get("git_sha") or "unknown"
         app = crate.add(
