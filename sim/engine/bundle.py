@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import io
 import json
 import shlex
@@ -41,7 +40,7 @@ from typing import Any
 from rocrate.model.contextentity import ContextEntity
 from rocrate.rocrate import ROCrate
 
-from sim.engine.store import LOCK, MANIFEST, QUARANTINE, TABLES, Store, StoreError
+from sim.engine.store import LOCK, MANIFEST, QUARANTINE, TABLES, Store, StoreError, file_sha256
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLE = "bundle"
@@ -73,14 +72,6 @@ MEDIA = {
 
 class BundleError(Exception):
     """A study folder that cannot be bundled (missing, not a study, damaged, locked)."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _study_files(root: Path) -> list[Path]:
@@ -164,15 +155,15 @@ def _code_version(prov: dict[str, Any]) -> str:
     return sha
 
 
-def _support_files(sha: str, dest: Path) -> None:
-    """Extract ``SUPPORT`` as of commit ``sha`` into ``dest`` (``git archive``: the study's
-    own model description and configs, not today's)."""
+def _git_archive(sha: str, options: list[str], paths: tuple[str, ...] = ()) -> bytes:
+    """``git archive <options> <sha> <paths>`` of this repository; one clear error when
+    the commit (the code that made the study) is not here or git cannot run."""
     try:
         proc = subprocess.run(
-            ["git", "archive", "--format=tar", sha, *SUPPORT],
+            ["git", "archive", *options, sha, *paths],
             cwd=REPO,
             capture_output=True,
-            timeout=60,
+            timeout=120,
             check=False,
         )
     except (OSError, subprocess.SubprocessError) as exc:
@@ -182,23 +173,19 @@ def _support_files(sha: str, dest: Path) -> None:
             f"commit {sha} (the code that made this study) is not in {REPO}: bundle from a "
             f"checkout that has it ({proc.stderr.decode(errors='replace').strip()})"
         )
-    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+    return proc.stdout
+
+
+def _support_files(sha: str, dest: Path) -> None:
+    """Extract ``SUPPORT`` as of commit ``sha`` into ``dest`` (``git archive``: the study's
+    own model description and configs, not today's), and the commit's whole source tree
+    as ``SOURCE``, so the study can be rerun from the deposit alone."""
+    with tarfile.open(fileobj=io.BytesIO(_git_archive(sha, ["--format=tar"], SUPPORT))) as tar:
         tar.extractall(dest, filter="data")
     for doc in ("ODD.md", "outputs.md"):
         (dest / "docs" / doc).rename(dest / doc)
     (dest / "docs").rmdir()
-    # the whole source tree of the commit: the study can be rerun from the deposit alone
-    try:
-        src = subprocess.run(
-            ["git", "archive", "--format=tar.gz", f"--prefix=sim-{sha[:12]}/", sha],
-            cwd=REPO,
-            capture_output=True,
-            timeout=120,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise BundleError(f"cannot archive commit {sha} with git: {exc}") from None
-    (dest / SOURCE).write_bytes(src.stdout)
+    (dest / SOURCE).write_bytes(_git_archive(sha, ["--format=tar.gz", f"--prefix=sim-{sha[:12]}/"]))
 
 
 def _copy_support(root: Path, study: str, prov: dict[str, Any]) -> list[Path]:
@@ -224,7 +211,7 @@ def _copy_support(root: Path, study: str, prov: dict[str, Any]) -> list[Path]:
 
 def _file_props(root: Path, rel: Path, recorded: dict[str, str]) -> dict[str, Any]:
     path = root / rel
-    digest = _sha256(path)
+    digest = file_sha256(path)
     if rel.as_posix() in recorded and recorded[rel.as_posix()] != digest:
         raise BundleError(f"{path}: SHA-256 differs from the manifest's; run `repair`")
     props: dict[str, Any] = {

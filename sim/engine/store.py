@@ -85,7 +85,8 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, hex (read in 1 MiB blocks)."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -99,7 +100,7 @@ def write_part(df: pd.DataFrame, path: Path) -> tuple[int, str]:
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp, write_page_checksum=True)
     with tmp.open("rb+") as f:
         os.fsync(f.fileno())
-    size, digest = tmp.stat().st_size, _sha256(tmp)
+    size, digest = tmp.stat().st_size, file_sha256(tmp)
     os.replace(tmp, path)
     _fsync_dir(path.parent)
     return size, digest
@@ -455,7 +456,7 @@ class Store:
             return "truncated"
         if checksums:
             digest = group[f"{name}_sha256"].dropna().iloc[0]
-            if _sha256(path) != digest or not self._parses(path):
+            if file_sha256(path) != digest or not self._parses(path):
                 return "corrupt"
         return ""
 
