@@ -20,8 +20,9 @@ Two criteria, both reported:
 - *equivalent* (two one-sided tests, each at 5%): the 90% Welch interval of
   the difference lies inside a stated margin, ``|diff| + t_{0.95, df} se <=
   margin``, with margin 0.02 for shares and 10% of the largest size's mean
-  for counts (``MARGINS``). This one fails when the runs are too noisy to
-  tell;
+  for counts (``MARGINS``); for effects, 25% of the largest size's effect (at
+  least 0.005) and 10% for counts (``EFFECT_MARGINS``). This one fails when the
+  runs are too noisy to tell;
 - *trend*: the least-squares slope of the outcome on ``log10(count)`` over all
   runs, per tenfold increase of model firms, with its 95% interval: a steady
   drift with the resolution that the size-by-size tests can miss.
@@ -71,9 +72,18 @@ OUTCOMES = {
 }
 
 
-#: Equivalence margins: absolute for shares, relative (to the largest size's mean) for counts.
+#: Equivalence margins for levels: absolute for shares, relative (to the largest size's
+#: mean) for counts.
 MARGINS = {
-    o: ("relative", 0.10) if o == "stores_banned_real" else ("absolute", 0.02) for o in OUTCOMES
+    o: ("relative", 0.10, 0.0) if o == "stores_banned_real" else ("absolute", 0.02, 0.0)
+    for o in OUTCOMES
+}
+#: Equivalence margins for effects (run minus paired baseline): a quarter of the largest
+#: size's effect, so that a size "agrees" only if it gets the effect right to 25%; at
+#: least 0.005 for shares (an effect near 0 has no scale of its own) and 10% for counts.
+EFFECT_MARGINS = {
+    o: ("relative", 0.10, 0.0) if o == "stores_banned_real" else ("relative", 0.25, 0.005)
+    for o in OUTCOMES
 }
 
 
@@ -166,7 +176,7 @@ def one_run(args: tuple) -> dict:
     return out
 
 
-def compare(runs: list[dict], sizes: list[int]) -> dict:
+def compare(runs: list[dict], sizes: list[int], margins: dict | None = None) -> dict:
     """Welch comparisons of every size with the largest, Bonferroni over the family."""
     ref = max(sizes)
     tests = [(o, n) for o in OUTCOMES for n in sizes if n != ref]
@@ -195,8 +205,8 @@ def compare(runs: list[dict], sizes: list[int]) -> dict:
             df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1)) if se > 0 else 1
             half = stats.t.ppf(1 - alpha / 2, df) * se if se > 0 else 0.0
             diff = float(a.mean() - b.mean())
-            kind, m = MARGINS[o]
-            margin = m * abs(float(b.mean())) if kind == "relative" else m
+            kind, m, floor = (margins or MARGINS)[o]
+            margin = max(m * abs(float(b.mean())) if kind == "relative" else m, floor)
             reach = abs(diff) + (stats.t.ppf(0.95, df) * se if se > 0 else 0.0)
             row[n]["vs_largest"] = {
                 "diff": diff,
@@ -348,7 +358,9 @@ def analyse(result: dict) -> dict:
     runs = [r for r in result["runs"] if r.get("arm", "run") == "run"]
     result["comparison"] = compare(runs, result["sizes"])
     effects = paired_effects(result["runs"])
-    result["effect_comparison"] = compare(effects, result["sizes"]) if effects else None
+    result["effect_comparison"] = (
+        compare(effects, result["sizes"], EFFECT_MARGINS) if effects else None
+    )
     return result
 
 

@@ -604,3 +604,34 @@ def test_a_store_counts_as_cheating_only_while_its_evidence_lasts():
     assert ((fp_f > 0) & (fp_e < 1)).sum() > 0
     for e, _ in seen["swept_honest"]:
         assert (e < 1).all()
+
+
+def test_stores_closed_counts_each_store_once_at_its_first_closure():
+    """``stores_closed`` is the number of distinct stores ever suspended or banned: a store
+    suspended twice, or suspended and later banned, counts once. With the store table
+    kept in place and no splitting (firm weights constant) it equals the weighted count
+    of stores flagged ``closed``, and it is below ``new_bans + new_suspensions``, which
+    counts such stores at each closure (the count the stores-per-banned-firm target
+    used before)."""
+    cfg = compose(
+        *ENFORCED,
+        "policy.enforcement.amazon.suspension_weeks=2",
+        "policy.enforcement.amazon.reinstatement_probability=1.0",
+        "merchants.split_share=1.0",
+    )
+    m = no_compaction(MarketModel(cfg))
+    step_all(m)
+    st, f, data = m.stores, m.firms, m.recorder.data
+    n = st.n
+    for p in range(m.P):
+        on = (st.platform[:n] == p) & st.closed[:n]
+        flagged = float(f.weight[st.firm[:n][on]].sum())
+        assert data["stores_closed"][:, p, :].sum() == pytest.approx(flagged, rel=1e-9)
+    closed = data["stores_closed"].sum()
+    events = (data["new_bans"] + data["new_suspensions"]).sum()
+    assert 0 < closed < events
+    # every banned store was closed no later than its ban
+    assert (
+        np.cumsum(data["stores_closed"].sum(axis=(1, 2))) + 1e-9
+        >= np.cumsum(data["new_bans"].sum(axis=(1, 2)))
+    ).all()

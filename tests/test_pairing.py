@@ -11,6 +11,7 @@ before the crackdown. A preset that audits or deletes reviews before its start
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from pandas.testing import assert_frame_equal
 from sim import run
 from sim.core.config import EnforcementConfig
 from sim.engine.compose import compose_config, group_options
+from sim.engine.sweep import RunSpec, simulate
 
 # small world, recorded from 2020-01-06 until a quarter past the 2021 crackdown
 PAIRING = ("merchants.count=600", "time.spinup_weeks=8", "time.end_date=2021-08-02")
@@ -46,25 +48,38 @@ def none_run():
 ENFORCING = [p for p in group_options("policy") if p != "none"]
 
 
+@functools.lru_cache(maxsize=16)
+def simulated(policy: str, snapshots: tuple[str, ...]) -> dict:
+    """A run as a study stores it (with the portfolio table between two snapshots)."""
+    cfg = compose_config([f"policy={policy}", *PAIRING])
+    spec = RunSpec(f"pair-{policy}", 0, policy, 0, {}, cfg, list(snapshots))
+    return simulate(spec)
+
+
 @pytest.mark.parametrize("policy", ENFORCING)
-def test_every_policy_preset_is_none_before_its_own_start(policy, none_run):
+def test_every_policy_preset_is_none_before_its_own_start(policy):
+    """Every stored table before the start: weekly rows, flows, summary values taken
+    before the crackdown, and firms' platform portfolios between two snapshots
+    (the study table of transitions) dated before the start."""
     start = pd.Timestamp(preset_start(policy))
-    res = run(compose_config([f"policy={policy}", *PAIRING]))
-    before = [
-        (none_run.timeseries, res.timeseries),
-        (none_run.flows, res.flows),
-    ]
-    for a, b in before:
+    snaps = ("2020-06-29", (start - pd.Timedelta(weeks=1)).date().isoformat())
+    base, res = simulated("none", snaps), simulated(policy, snaps)
+    for table in ("timeseries", "flows"):
+        a, b = base[table], res[table]
         a = a[a["date"] < start].reset_index(drop=True)
         b = b[b["date"] < start].reset_index(drop=True)
         assert len(a) > 0
         assert_frame_equal(a, b, check_exact=True)
-    for key, value in none_run.summary.items():
+    a, b = base["portfolios"], res["portfolios"]
+    assert a is not None and len(a) > 0 and (a["date_to"] < start).all()
+    assert (a["portfolio_from"] != a["portfolio_to"]).any()  # firms did move
+    assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_exact=True)
+    for key, value in base["summary"].items():
         if key.endswith("_before_crackdown"):
-            assert res.summary[key] == value, key
+            assert res["summary"][key] == value, key
     # ... and the preset does act after its start (otherwise the check is empty)
-    after_a = none_run.timeseries[none_run.timeseries["date"] >= start]
-    after_b = res.timeseries[res.timeseries["date"] >= start]
+    after_a = base["timeseries"][base["timeseries"]["date"] >= start]
+    after_b = res["timeseries"][res["timeseries"]["date"] >= start]
     assert after_b["audits"].sum() > 0
     assert not after_a.reset_index(drop=True).equals(after_b.reset_index(drop=True))
 

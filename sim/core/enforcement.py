@@ -423,6 +423,7 @@ class EnforcementPolicy(mesa.Agent):
         m.set_status(idx, SUSPENDED)
         st.suspended_until[idx] = m.t + max(1, round(c.suspension_weeks))
         m.rec_stores("new_suspensions", self.platform_index, idx)
+        m.rec_closed(self.platform_index, idx)
         self._freeze(idx, None)
         self._mark_penalised(idx)
 
@@ -440,3 +441,4 @@ class EnforcementPolicy(mesa.Agent):
         m.firms.ever_banned[firms, self.platform_index] = True
         m.loss_cause[firms, self.platform_index] = cause
         m.rec_stores("new_bans", self.platform_index, idx)
+        m.rec_closed(self.platform_index, idx)

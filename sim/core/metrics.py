@@ -21,6 +21,7 @@ EVENT_METRICS = (
     "swept_honest",
     "new_bans",
     "new_suspensions",
+    "stores_closed",
     "new_accounts",
     "new_accounts_caught",
     "firms_lost_to_bans",

@@ -623,6 +623,17 @@ class MarketModel(mesa.Model):
                 w = w * amount
             self.recorder.add(name, self.t, platform, self.firms.origin[rows], w)
 
+    def rec_closed(self, platform: int, idx: np.ndarray) -> None:
+        """Record stores ``idx`` suspended or banned this week as ``stores_closed`` if this
+        is their first closure: the count of distinct stores closed, whereas
+        ``new_suspensions + new_bans`` counts a store suspended twice, or suspended and
+        later banned, each time."""
+        idx = np.asarray(idx, dtype=np.int64)
+        st = self.stores
+        first = idx[~st.closed[idx]]
+        st.closed[first] = True
+        self.rec_stores("stores_closed", platform, first)
+
     def rec_stores(self, name: str, platform: int, idx: np.ndarray, amount=None) -> None:
         """As :meth:`rec_firms` for events of stores ``idx`` (weighted by their firm)."""
         self.rec_firms(name, platform, self.stores.firm[np.asarray(idx, dtype=np.int64)], amount)
@@ -1121,6 +1132,7 @@ class MarketModel(mesa.Model):
             det = self.enforcers[p].cfg.new_account_detection_probability
             caught = u[reopen[:, p], p, 1] < det
             self.set_status(new[caught], BANNED)
+            self.rec_closed(p, new[caught])
             self.rec_firms("new_accounts", p, who)
             self.rec_firms("new_accounts_caught", p, who[caught])
             self.rec_firms("new_bans", p, who[caught])
@@ -1195,6 +1207,7 @@ class MarketModel(mesa.Model):
                 det = self.enforcers[p].cfg.new_account_detection_probability
                 caught = back & (self.rng_decisions.random(firms.size) < det)
                 self.set_status(new[np.repeat(caught, n_new)], BANNED)
+                self.rec_closed(p, new[np.repeat(caught, n_new)])
                 self.gain_cause[firms[back & ~caught], p] = CAUSE["new_account"]
                 self.rec_firms("new_accounts", p, firms[back])
                 self.rec_firms("new_accounts_caught", p, firms[caught])

@@ -148,6 +148,7 @@ def store_columns(ring_weeks: int, capacity: int) -> Columns:
             "suspicion": (np.float64, ()),  # platform's decayed record of deleted reviews
             "penalised_at": (np.int32, ()),  # 1 + week of the last penalty (0: never)
             "frozen_at": (np.int32, ()),  # 1 + week of the last fund freeze (0: never)
+            "closed": (np.bool_, ()),  # ever suspended or banned (distinct closures)
             # fake reviews bought, by week mod ring_weeks; transposed: ring[slot, row]
             "ring": (np.float32, (ring_weeks,), "T"),
             "gmv": (np.float64, ()),  # last week's sales, USD

@@ -200,6 +200,7 @@ def summarize(model: MarketModel, ts: pd.DataFrame, fl: pd.DataFrame, wall: floa
         [
             "new_bans",
             "new_suspensions",
+            "stores_closed",
             "detections",
             "false_positives",
             "false_links",
@@ -215,6 +216,8 @@ def summarize(model: MarketModel, ts: pd.DataFrame, fl: pd.DataFrame, wall: floa
     out["stores_banned"] = float(tot["new_bans"].sum())
     out["stores_banned_real"] = float(tot["new_bans"].sum() * scale)
     out["stores_suspended"] = float(tot["new_suspensions"].sum())
+    out["stores_closed"] = float(tot["stores_closed"].sum())
+    out["stores_closed_real"] = float(tot["stores_closed"].sum() * scale)
     out["honest_stores_penalised"] = float(
         tot[["false_positives", "false_links", "swept_honest"]].sum().sum()
     )

@@ -185,13 +185,14 @@ def summary_difference(run: RunTables, a: str, b: str) -> float:
 def stores_closed_real(
     run: RunTables, platform: str, origin: str, since: str, until: str | None = None
 ) -> float:
-    """Real stores banned or suspended on ``platform`` by ``origin``'s firms in a window."""
+    """Distinct real stores banned or suspended on ``platform`` by ``origin``'s firms in a
+    window (``stores_closed``: each store counted once, at its first closure)."""
     if not _covers(run, until):
         return float("nan")
     ts = run.timeseries
     ts = ts[(ts["platform"] == platform) & (ts["origin"] == origin)]
     ts = _window(ts, run, since, until)
-    return float((ts["new_bans"] + ts["new_suspensions"]).sum()) * run.real_factor
+    return float(ts["stores_closed"].sum()) * run.real_factor
 
 
 def firms_banned_off_real(
