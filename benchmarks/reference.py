@@ -696,7 +696,9 @@ class ReferenceModel(mesa.Model):
                 attrs["size"], attrs["weight"], oc.association_members
             )
             attrs = pop.split_members(
-                attrs, pop.member_probability(attrs["size"], self.member_coef[o])
+                attrs,
+                pop.member_probability(attrs["size"], self.member_coef[o]),
+                cfg.merchants.member_row_max_firms,
             )
             prob = np.array(
                 [oc.initial_listing_probability.get(n, 0.0) for n in self.platform_names]
@@ -929,7 +931,9 @@ class ReferenceModel(mesa.Model):
             )
             attrs.pop("u_listing")
             attrs = pop.split_members(
-                attrs, pop.member_probability(attrs["size"], self.member_coef[o])
+                attrs,
+                pop.member_probability(attrs["size"], self.member_coef[o]),
+                cfg.merchants.member_row_max_firms,
             )
             alive = self.merchants()
             if alive:

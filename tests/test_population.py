@@ -375,6 +375,36 @@ def test_split_members_hand_example():
     assert real == pytest.approx(0.5 * 2 * n, rel=0.03)
 
 
+def test_split_members_with_a_row_cap_draws_members_as_single_firms():
+    """``max_row = 1`` (``merchants.member_row_max_firms``): the same firms as in the
+    hand example, but no member row stands for more than one real firm: the whole
+    member of 2 real firms becomes two rows of 1, the split part of 3 becomes three
+    rows of 1; members in real firms and the market are unchanged."""
+    attrs = {
+        "size": np.array([9.0, 2.0, 1.0, 1.0, 3.0]),
+        "weight": np.array([2.0, 10.0, 5.0, 5.0, 1.0]),
+        "quality": np.array([4.0, 4.1, 4.2, 4.3, 4.4]),
+        "u_member": np.array([0.9, 0.9, 0.1, 0.9, 0.2]),
+    }
+    prob = np.array([1.0, 0.3, 0.1, 0.1, 0.5])  # e = 2, 3, 0.5, 0.5, 0.5
+    out = split_members(dict(attrs), prob, max_row=1.0)
+    assert_allclose(out["weight"], [1.0, 7.0, 4.0, 5.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    assert out["member"].tolist() == [True, False, False, False, True] + [True] * 5
+    assert_allclose(out["quality"][5:], [4.0, 4.1, 4.1, 4.1, 4.2])  # copies, parent order
+    base = split_members(dict(attrs), prob)
+    member_real = (out["weight"] * out["member"]).sum()
+    assert member_real == pytest.approx((base["weight"] * base["member"]).sum())
+    assert out["weight"].sum() == pytest.approx(attrs["weight"].sum())
+    # a part that is not a whole number of firms: 2.5 -> three rows of 5/6
+    half = split_members(
+        {"size": np.array([1.0]), "weight": np.array([10.0]), "u_member": np.array([0.9])},
+        np.array([0.25]),
+        max_row=1.0,
+    )
+    assert_allclose(half["weight"], [7.5, 2.5 / 3, 2.5 / 3, 2.5 / 3])
+    assert half["member"].tolist() == [False, True, True, True]
+
+
 def test_association_members_in_real_firms():
     """The Shenzhen association's 2,600+ member firms, in real units, at any resolution."""
     got = []

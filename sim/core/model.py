@@ -284,7 +284,9 @@ class MarketModel(mesa.Model):
                 attrs["size"], attrs["weight"], oc.association_members
             )
             attrs = pop.split_members(
-                attrs, pop.member_probability(attrs["size"], self.member_coef[o])
+                attrs,
+                pop.member_probability(attrs["size"], self.member_coef[o]),
+                cfg.merchants.member_row_max_firms,
             )
             prob = np.array(
                 [oc.initial_listing_probability.get(n, 0.0) for n in self.platform_names]
@@ -1347,7 +1349,9 @@ class MarketModel(mesa.Model):
             )
             attrs.pop("u_listing")
             attrs = pop.split_members(
-                attrs, pop.member_probability(attrs["size"], self.member_coef[o])
+                attrs,
+                pop.member_probability(attrs["size"], self.member_coef[o]),
+                cfg.merchants.member_row_max_firms,
             )
             self._enter(o, attrs)
         if self.t % self.cfg.network.rewire_every_weeks == 0 and f.n > self._wired:

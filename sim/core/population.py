@@ -225,7 +225,9 @@ def member_probability(size: np.ndarray, coefficient: float) -> np.ndarray:
     return np.minimum(1.0, coefficient * size)
 
 
-def split_members(attrs: dict[str, np.ndarray], probability: np.ndarray) -> dict[str, np.ndarray]:
+def split_members(
+    attrs: dict[str, np.ndarray], probability: np.ndarray, max_row: float = 0.0
+) -> dict[str, np.ndarray]:
     """Association members drawn out of the model firms, so their real count is exact.
 
     A model firm of ``w`` real firms with membership chance ``pi`` (``min(1, c x)``)
@@ -242,6 +244,11 @@ def split_members(attrs: dict[str, np.ndarray], probability: np.ndarray) -> dict
     of their expected number), no member super-individual stands for more real
     firms than it has members, and the real market (``sum w``) is unchanged.
 
+    With ``max_row > 0`` (``merchants.member_row_max_firms``) no member row stands
+    for more than ``max_row`` real firms: a member part of ``m > max_row`` real
+    firms (``e`` of a split firm, or ``w`` of a whole member) becomes ``k =
+    ceil(m / max_row)`` equal rows of ``m / k``, all copies of the parent.
+
     Returns the attributes with ``member`` (bool) added and ``u_member`` removed.
     """
     out = dict(attrs)
@@ -255,10 +262,21 @@ def split_members(attrs: dict[str, np.ndarray], probability: np.ndarray) -> dict
     big = ~whole & ~small & (e >= 1.0)
     single = ~whole & ~small & ~big & (u < e)
     member = whole | alone
-    child = np.flatnonzero(big | single)
-    child_w = np.where(big[child], e[child], 1.0)
-    parent_w = w.copy()
-    parent_w[child] -= child_w
+    # member rows per firm: the split-off part (big: e real firms; single: 1) and,
+    # with max_row, the extra copies of a whole member (w real firms)
+    part = np.where(big, e, np.where(single, 1.0, 0.0))
+    pieces = (part > 0).astype(np.int64)
+    parent_w = w - part
+    if max_row > 0.0:
+        k = np.maximum(np.ceil(part / max_row - eps), 1.0).astype(np.int64)
+        pieces = np.where(part > 0, k, 0)
+        many = whole & (w > max_row + eps)
+        kw = np.ceil(w[many] / max_row - eps).astype(np.int64)
+        parent_w[many] = w[many] / kw
+        pieces[many] = kw - 1
+        part = np.where(many, w - parent_w, part)
+    child = np.repeat(np.arange(w.size), pieces)
+    child_w = np.repeat(np.divide(part, pieces, out=np.zeros_like(part), where=pieces > 0), pieces)
     for key, col in attrs.items():
         if key in ("u_member", "weight"):
             continue
