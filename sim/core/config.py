@@ -229,9 +229,9 @@ class MerchantsConfig:
         doc="association members: no member row stands for more than this many real "
         "firms (their split-off part becomes equal copies); 0: a member row stands for "
         "all of its firm's expected members (up to ~12 real firms at 2,000 model firms)",
-        source="[choice]: 1 draws every member as a single firm, which removes the "
-        "resolution drift of concentration effects (validation.md, scale invariance) "
-        "at the cost of up to 2,600 extra rows",
+        source="[choice]: 1 draws every member as a single firm (about 2,975 member rows "
+        "at every size); it does not remove the resolution drift of concentration "
+        "effects (validation.md, scale invariance)",
     )
     split_share: float = param(
         0.01,
