@@ -173,7 +173,8 @@ def test_no_model_firm_owns_a_platform(default_2000):
     world, not of every size: the scale-invariance runs in docs/validation.md
     (2,000-50,000 firms, 20 replicates, crackdown_2021 and none) reach 0.282
     (5,000 firms, policy=none, Temu) and 13 weeks from first sales (20,000
-    firms), always single real firms (docs/ODD.md, known limitations).
+    firms), always rows of fewer than two real firms (docs/ODD.md, known
+    limitations).
     """
     m, shares = default_2000
     buyers = m.recorder.data["consumer_share"][:, :, 0]
@@ -247,7 +248,7 @@ def test_joins_follow_buyers_and_never_rush(default_2000):
 @pytest.mark.parametrize("rep", range(5))
 def test_no_platform_gains_more_than_2pct_of_the_firms_in_a_week_in_the_default_scenario(rep):
     """Issue "Model v2, part 1", item 3: in the default scenario (5,000 model firms,
-    ``policy=none``) no platform gains more than 2% of the alive firms in any
+    ``policy=crackdown_2021``) no platform gains more than 2% of the alive firms in any
     single week; replicates 0-4, the whole horizon (about 7 s each).
 
     Measured at commit 5c74220, largest weekly join share per platform over
