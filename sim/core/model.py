@@ -625,6 +625,11 @@ class MarketModel(mesa.Model):
                 w = w * amount
             self.recorder.add(name, self.t, platform, self.firms.origin[rows], w)
 
+    def _ban_at_opening(self, platform: int, stores: np.ndarray) -> None:
+        """Ban new stores caught at opening by the related-account check (a first closure)."""
+        self.set_status(stores, BANNED)
+        self.rec_closed(platform, stores)
+
     def rec_closed(self, platform: int, idx: np.ndarray) -> None:
         """Record stores ``idx`` suspended or banned this week as ``stores_closed`` if this
         is their first closure: the count of distinct stores closed, whereas
@@ -1133,8 +1138,7 @@ class MarketModel(mesa.Model):
             new = self._open_stores(who, p, 1, opened=self.t)
             det = self.enforcers[p].cfg.new_account_detection_probability
             caught = u[reopen[:, p], p, 1] < det
-            self.set_status(new[caught], BANNED)
-            self.rec_closed(p, new[caught])
+            self._ban_at_opening(p, new[caught])
             self.rec_firms("new_accounts", p, who)
             self.rec_firms("new_accounts_caught", p, who[caught])
             self.rec_firms("new_bans", p, who[caught])
@@ -1208,8 +1212,7 @@ class MarketModel(mesa.Model):
             if back.any():
                 det = self.enforcers[p].cfg.new_account_detection_probability
                 caught = back & (self.rng_decisions.random(firms.size) < det)
-                self.set_status(new[np.repeat(caught, n_new)], BANNED)
-                self.rec_closed(p, new[np.repeat(caught, n_new)])
+                self._ban_at_opening(p, new[np.repeat(caught, n_new)])
                 self.gain_cause[firms[back & ~caught], p] = CAUSE["new_account"]
                 self.rec_firms("new_accounts", p, firms[back])
                 self.rec_firms("new_accounts_caught", p, firms[caught])
