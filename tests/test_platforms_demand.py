@@ -7,11 +7,18 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import compose
+from conftest import SMALL, compose, step_all
 from numpy.testing import assert_allclose, assert_array_equal
 
 from sim.core.config import PlatformConfig
-from sim.core.demand import allocate, store_weight
+from sim.core.demand import (
+    allocate,
+    experienced_value,
+    harm_per_order,
+    store_weight,
+    true_weight_factor,
+    utils_to_usd,
+)
 from sim.core.model import MarketModel
 from sim.core.platforms import (
     launch_ramp,
@@ -204,3 +211,147 @@ def test_model_books_each_platforms_demand_on_its_active_stores(small_cfg):
     for _ in range(6):
         m.step()
     assert len(booked_weeks) == 6 and min(booked_weeks) > 0
+
+
+# ------------------------------------------------------- consumers: welfare and harm
+
+
+def test_harm_per_order_hand_values():
+    beta = 0.74
+    # two stores with order shares 0.6 / 0.4, the first inflated by 0.2 stars
+    pi = np.array([0.6, 0.4])
+    infl = np.array([0.2, 0.0])
+    ratio = float((pi * true_weight_factor(infl, beta)).sum())
+    mean = float((pi * infl).sum())
+    want = math.log(0.6 * math.exp(-beta * 0.2) + 0.4) + beta * 0.12
+    assert harm_per_order(ratio, mean, beta) == pytest.approx(want, rel=1e-12)
+    assert want > 0
+    # no inflation, no harm; a platform without sales has none
+    assert harm_per_order(1.0, 0.0, beta) == 0.0
+    assert harm_per_order(0.0, 0.0, beta) == 0.0
+    # equal inflation everywhere misleads nobody about the ranking: no mis-choice
+    r = float(true_weight_factor(0.3, beta))
+    assert harm_per_order(r, 0.3, beta) == pytest.approx(0.0, abs=1e-15)
+
+
+def test_harm_is_the_welfare_gap_of_choosing_on_displayed_ratings():
+    """``h`` equals informed minus misinformed expected experienced utility, by brute force.
+
+    Gumbel taste shocks: buyers pick the store maximising decision utility
+    ``v_d + e``, then experience ``v_t + e``; the mean over many buyers minus the
+    informed choice's mean is the harm (Leggett 2002).
+    """
+    rng = np.random.default_rng(3)
+    beta = 0.74
+    v_t = np.array([0.0, -0.3, 0.4, 0.1])
+    infl = np.array([0.0, 1.5, 0.0, 0.8])
+    v_d = v_t + beta * infl
+    e = rng.gumbel(size=(400_000, v_t.size))
+    pick_d = np.argmax(v_d + e, axis=1)
+    pick_t = np.argmax(v_t + e, axis=1)
+    rows = np.arange(e.shape[0])
+    mis = (v_t[pick_d] + e[rows, pick_d]).mean()
+    informed = (v_t[pick_t] + e[rows, pick_t]).mean()
+    w = np.exp(v_d)
+    pi = w / w.sum()
+    h = harm_per_order((pi * true_weight_factor(infl, beta)).sum(), (pi * infl).sum(), beta)
+    assert informed - mis == pytest.approx(h, abs=0.004)
+    assert h > 0.05  # big enough for the comparison to mean something
+    # and V = ln W - beta Ibar is the misinformed buyers' mean experienced utility
+    # (Gumbel mean: Euler's constant; unpaired, so the Monte Carlo error is ~0.002)
+    v = experienced_value(w.sum(), (pi * infl).sum(), beta)
+    assert mis - np.euler_gamma == pytest.approx(v, abs=0.01)
+
+
+def test_utils_to_usd():
+    assert utils_to_usd(0.01, 3000.0, 1.5) == pytest.approx(20.0)
+    assert math.isnan(utils_to_usd(0.01, 3000.0, 0.0))
+    assert math.isnan(experienced_value(0.0, 0.0, 0.74))
+
+
+def _harm_oracle(m):
+    """Per-platform harm, value and money from the store table after a week's sales.
+
+    Order shares from the booked sales (``omega_f G_s``, proportional to the
+    logit weights), the value from the store weights recomputed with
+    ``demand.store_weight``: a path independent of the compiled kernel's sums.
+    """
+    b = m.cfg.behaviour
+    st, f = m.stores, m.firms
+    live = np.flatnonzero(np.isin(st.status[: st.n], (ACTIVE, WARNED)))
+    firm, plat = st.firm[live], st.platform[live]
+    infl = st.inflation[live]
+    g = f.weight[firm] * st.gmv[live]
+    n_act = m.firms.n_act[plat, firm]
+    w = f.weight[firm] * store_weight(
+        f.size[firm], n_act, f.quality[firm] + infl, f.price[firm],
+        b.rating_sensitivity_per_star, b.price_sensitivity, b.store_count_exponent,
+    )  # fmt: skip
+    out = []
+    for p in range(m.P):
+        on = plat == p
+        if g[on].sum() <= 0:
+            out.append((0.0, math.nan, 0.0))
+            continue
+        pi = g[on] / g[on].sum()
+        ib = (pi * infl[on]).sum()
+        beta = b.rating_sensitivity_per_star
+        h = math.log((pi * np.exp(-beta * infl[on])).sum()) + beta * ib
+        v = math.log(m.scale * w[on].sum()) - beta * ib
+        out.append((h, v, h * g[on].sum() / b.price_sensitivity))
+    return np.array(out)
+
+
+def test_model_records_the_consumer_harm_of_its_stores(small_cfg):
+    m = MarketModel(small_cfg)
+    phase = m._demand_and_accounts
+    seen = []
+
+    def checked_phase():
+        phase()
+        want = _harm_oracle(m)  # the store table as the week's sales left it
+        got = np.stack([m.harm_per_order, m.consumer_value, m.harm_usd], axis=1)
+        has = ~np.isnan(want[:, 1])
+        assert_allclose(got[has, :2], want[has, :2], rtol=1e-9, atol=1e-12)
+        money = 1e-9 * max(np.abs(want[has, 2]).max(), 1.0)
+        assert_allclose(got[has, 2], want[has, 2], rtol=1e-9, atol=money)
+        assert np.isnan(got[~has, 1]).all() and (got[~has, 0] == 0).all()
+        seen.append(got[has, 0].max())
+
+    def recorded(model):
+        # a platform column: what the phase computed, the same on both origin rows
+        R, t = model.recorder.data, model.t
+        for key, arr in (
+            ("consumer_harm_per_order", model.harm_per_order),
+            ("consumer_value", model.consumer_value),
+            ("consumer_harm_usd", model.harm_usd),
+        ):
+            assert_array_equal(R[key][t, :, 0], arr)
+            assert_array_equal(R[key][t, :, 1], arr)
+
+    m._demand_and_accounts = checked_phase
+    step_all(m, recorded)
+    assert len(seen) == m.n_steps
+    assert max(seen) > 0  # some fake reviews: some harm, so the check compared non-zeros
+
+
+def test_no_fake_reviews_no_consumer_harm():
+    cfg = compose(
+        *SMALL,
+        "merchants.origins.CN.grey_propensity_mean=0",
+        "merchants.origins.other.grey_propensity_mean=0",
+        "behaviour.reputation_weakness_slope=0",
+    )
+    res = run(cfg)
+    ts = res.timeseries
+    assert (ts["consumer_harm_usd"] == 0).all() and (ts["consumer_harm_per_order"] == 0).all()
+    assert res.summary["consumer_harm_usd_real"] == 0.0
+    default = run(compose(*SMALL))
+    assert default.summary["consumer_harm_usd_real"] > 0
+    per = [k for k in default.summary if k.startswith("consumer_harm_usd_real_")]
+    assert sum(default.summary[k] for k in per) == pytest.approx(
+        default.summary["consumer_harm_usd_real"]
+    )
+    # buyers ignoring price: no money value, said as null
+    free = run(compose(*SMALL, "behaviour.price_sensitivity=0"))
+    assert free.summary["consumer_harm_usd_real"] is None

@@ -100,3 +100,71 @@ def allocate(
     """
     totals = np.bincount(platform, weights=weight, minlength=n_platforms)
     return allocate_sales(demand[platform], weight, totals[platform]), totals
+
+
+# ------------------------------------------------------- consumers: welfare and harm
+
+
+@rule
+def true_weight_factor(inflation_stars, rating_sensitivity):
+    """``exp(-beta_r I_s)``: a store's logit weight at its true rating over its displayed one.
+
+    ``I_s`` is the store's rating inflation (displayed minus true rating, stars);
+    1 for a store without fake reviews.
+    """
+    if inflation_stars == 0.0:
+        return 1.0
+    return np.exp(-rating_sensitivity * inflation_stars)
+
+
+@rule
+def harm_per_order(true_over_displayed, mean_inflation, rating_sensitivity):
+    """Buyers' loss from choosing on displayed ratings, utils per order (Leggett 2002).
+
+    Buyers choose store ``s`` with logit probability ``pi_s = w_s / W_p`` on the
+    displayed rating ``R_s = q_f + I_s`` but experience the true rating ``q_f``:
+    decision utility ``v_s``, experienced utility ``v_s - beta_r I_s``. Expected
+    experienced utility is ``ln W_p - beta_r Ibar_p`` (``Ibar_p = sum_s pi_s
+    I_s``, the GMV-weighted mean inflation); choosing on the true ratings would
+    give ``ln W*_p`` with ``W*_p = sum_s w_s exp(-beta_r I_s)``. The loss is
+
+    ``h_p = ln(W*_p / W_p) + beta_r Ibar_p = ln sum_s pi_s exp(-beta_r I_s) +
+    beta_r sum_s pi_s I_s >= 0`` (Jensen's inequality; 0 without inflation).
+
+    Args: ``W*_p / W_p`` (``true_over_displayed``), ``Ibar_p`` (stars), ``beta_r``.
+    Returns 0 for a platform without sales (``true_over_displayed <= 0``).
+    """
+    if true_over_displayed <= 0.0:
+        return 0.0
+    return max(np.log(true_over_displayed) + rating_sensitivity * mean_inflation, 0.0)
+
+
+@rule
+def experienced_value(weight_total_real, mean_inflation, rating_sensitivity):
+    """Buyers' expected experienced utility per order on a platform (utils).
+
+    ``V_p = ln(scale W_p) - beta_r Ibar_p``: the logit inclusive value over the
+    platform's real stores (``scale W_p``, weights of ``demand.store_weight``)
+    minus what the inflation misleads buyers into (:func:`harm_per_order`). Its
+    zero is a buyer facing one store of weight 1 (size 1, one store, true
+    rating 5 stars, price 1 USD), so only differences are meaningful: between
+    scenarios, platforms or weeks. NaN for a platform without stores.
+    """
+    if weight_total_real <= 0.0:
+        return np.nan
+    return np.log(weight_total_real) - rating_sensitivity * mean_inflation
+
+
+@rule
+def utils_to_usd(utils_per_order, gmv, price_sensitivity):
+    """Money value of a utility change per order, summed over a week's orders (USD/week).
+
+    Utility falls with ``beta_p ln price``, so ``Delta`` utils per order are
+    worth a price change of ``Delta / beta_p`` in logs, ``price Delta / beta_p``
+    USD per order to first order; over the platform's orders (GMV ``G_p`` =
+    sum of their prices) that is ``G_p Delta / beta_p``. NaN when ``beta_p = 0``
+    (buyers who ignore price put no money value on utility).
+    """
+    if price_sensitivity <= 0.0:
+        return np.nan
+    return gmv * utils_per_order / price_sensitivity

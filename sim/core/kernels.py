@@ -24,7 +24,13 @@ from __future__ import annotations
 import numpy as np
 
 from . import platforms as pl
-from .demand import allocate_sales, store_count_factor, store_weight, store_weight_from_factors
+from .demand import (
+    allocate_sales,
+    store_count_factor,
+    store_weight,
+    store_weight_from_factors,
+    true_weight_factor,
+)
 from .jit import kernel
 from .merchants import (
     age_evidence,
@@ -357,14 +363,17 @@ def store_accounts(
     fee_rev,
     prev_num,
     prev_den,
+    beta_r,
+    true_w,
 ):
     """Store sales, fees and net sales; sums per (firm, platform) and per platform.
 
     Per real firm: ``G_s = D_p w_s / W_p`` (``demand.allocate_sales``), fees
     (``platforms.store_fees``; none in a fee holiday's referral part) and
     ``N_s`` (``platforms.net_sales``). Platform sums (fee revenue per origin,
-    the sales-weighted prevalence terms) weigh each store by its firm's
-    ``omega_f``. ``ns_pair`` must be zero on entry (``firm_accounts`` clears
+    the sales-weighted prevalence terms, ``true_w``: ``W*_p = sum_s omega_f w_s
+    demand.true_weight_factor(I_s)`` for the consumer harm) weigh each store by
+    its firm's ``omega_f``. ``ns_pair`` must be zero on entry (``firm_accounts`` clears
     what it reads). Running sums stay in registers while consecutive stores
     share a key; each run starts from the stored value, so every sum is still
     taken store by store in store order. Stores not selling had their sales
@@ -376,6 +385,7 @@ def store_accounts(
     cq = -1  # current platform run
     s_num = 0.0
     s_den = 0.0
+    s_tw = 0.0
     co = -1  # current (platform, origin) run
     s_fee = 0.0
     for j in range(k):
@@ -402,11 +412,14 @@ def store_accounts(
             if cq >= 0:
                 prev_num[cq] = s_num
                 prev_den[cq] = s_den
+                true_w[cq] = s_tw
             cq = p
             s_num = prev_num[p]
             s_den = prev_den[p]
+            s_tw = true_w[p]
         s_num += om * g * (inflation[i] / infl_scale)
         s_den += om * g
+        s_tw += om * weights[j] * true_weight_factor(inflation[i], beta_r)
         po = p * 2 + o
         if po != co:
             if co >= 0:
@@ -419,6 +432,7 @@ def store_accounts(
     if cq >= 0:
         prev_num[cq] = s_num
         prev_den[cq] = s_den
+        true_w[cq] = s_tw
     if co >= 0:
         fee_rev[co // 2, co % 2] = s_fee
 

@@ -59,6 +59,9 @@ PLATFORM_METRICS = (
     "referral_fee_rate",
     "enforcement_intensity",
     "enforcement_cost_usd",
+    "consumer_value",
+    "consumer_harm_per_order",
+    "consumer_harm_usd",
 )
 ALL_METRICS = EVENT_METRICS + STOCK_METRICS + PLATFORM_METRICS
 

@@ -219,6 +219,10 @@ class MarketModel(mesa.Model):
             [cfg.merchants.origins[o].new_platform_propensity for o in ORIGINS]
         )
         self.platform_demand = np.zeros(len(self.platform_agents))
+        # buyers' experienced value and fake-review harm per platform (_consumers)
+        self.consumer_value = np.full(len(self.platform_agents), np.nan)
+        self.harm_per_order = np.zeros(len(self.platform_agents))
+        self.harm_usd = np.zeros(len(self.platform_agents))
         self.own_store = (
             self.platform_names.index(cfg.incentives.own_store_platform)
             if cfg.incentives.own_store_platform in self.platform_names
@@ -846,13 +850,16 @@ class MarketModel(mesa.Model):
         self._fee_revenue = np.zeros((self.P, 2))
         num = np.zeros(self.P)
         den = np.zeros(self.P)
+        true_w = np.zeros(self.P)
         kn.store_accounts(
             n, idx, k, st.firm, st.platform, f.origin, f.weight, w, totals, d,
             st.fee_holiday_until,
             self.t, ref, ful, self.per_order, self.fixed_week, f.price,
             cfg.merchants.gross_margin_rate, st.inflation, max(b.fake_rating_gain_stars, 1e-12),
             st.gmv, st.net_sales, self.ns_pair, self._fee_revenue, num, den,
+            b.rating_sensitivity_per_star, true_w,
         )  # fmt: skip
+        self._consumers(totals, true_w, num, den)
         # channel_costs' k^gamma for k = 0..P channels
         kpow = kn.channel_cost_factors(self.P, b.channel_cost_exponent)
         # alive firms, and those that exited last week (booked once more: their rows
@@ -868,6 +875,24 @@ class MarketModel(mesa.Model):
         # fake-review prevalence seen by buyers (sales-weighted inflation share)
         for p in self.platform_agents:
             p.prevalence = float(num[p.index] / den[p.index]) if den[p.index] > 0 else 0.0
+
+    def _consumers(self, totals, true_w, num, den) -> None:
+        """Buyers' experienced value and harm from fake reviews per platform (ODD 7.5 b).
+
+        ``Ibar_p`` is the GMV-weighted mean inflation (``num / den`` in units of
+        ``fake_rating_gain_stars``); ``W*_p / W_p`` from the true-rating weights
+        ``true_w``; ``demand.harm_per_order``, ``demand.experienced_value``
+        (real units: ``scale W_p``) and ``demand.utils_to_usd`` on the
+        platform's GMV ``den`` (model units, as the ``gmv`` column).
+        """
+        b = self.cfg.behaviour
+        gain = max(b.fake_rating_gain_stars, 1e-12)
+        mean_infl = np.divide(num, den, out=np.zeros(self.P), where=den > 0) * gain
+        ratio = np.divide(true_w, totals, out=np.zeros(self.P), where=totals > 0)
+        beta_r = b.rating_sensitivity_per_star
+        self.harm_per_order = demand_rules.harm_per_order(ratio, mean_infl, beta_r)
+        self.consumer_value = demand_rules.experienced_value(totals * self.scale, mean_infl, beta_r)
+        self.harm_usd = demand_rules.utils_to_usd(self.harm_per_order, den, b.price_sensitivity)
 
     def _campaigns_index(self) -> None:
         """Index of live stores when ``_campaigns`` did not run this week (tests, tools)."""
@@ -1467,6 +1492,9 @@ class MarketModel(mesa.Model):
             R["referral_fee_rate"][t, i] = p.referral_rate
             R["enforcement_intensity"][t, i] = self.enforcers[i].level
             R["enforcement_cost_usd"][t, i] = self.audit_cost[i]
+            R["consumer_value"][t, i] = self.consumer_value[i]
+            R["consumer_harm_per_order"][t, i] = self.harm_per_order[i]
+            R["consumer_harm_usd"][t, i] = self.harm_usd[i]
         self._record_flows(flows)
         if self._member_platform >= 0:
             self.member_stats[t] = mem

@@ -35,9 +35,10 @@ Columns (model units, as in docs/outputs.md):
   platforms (NaN with none listed);
 - ``stores_banned``: stores banned since ``time.start_date``, summed over
   platforms and origins (0 during the spin-up); in the last week it is
-  ``summary.json``'s ``stores_banned``.
-
-Consumer harm is not modelled yet; once it is, its reporter belongs here.
+  ``summary.json``'s ``stores_banned``;
+- ``consumer_harm_usd``: buyers' loss this week from choosing on inflated
+  ratings, summed over platforms (the timeseries' ``consumer_harm_usd``, model
+  units; NaN when ``behaviour.price_sensitivity`` = 0).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def reporter_names(platforms: list[str]) -> list[str]:
     names += [f"grey_share_{p}" for p in platforms]
     names += ["multihoming_share", *(f"multihoming_share_{o}" for o in ORIGINS)]
     names.append("stores_banned")
+    names.append("consumer_harm_usd")
     return names
 
 
@@ -104,6 +106,7 @@ def week_row(model: MarketModel) -> dict[str, float | int | str]:
         values.append(float(banned[t].sum()) - model._bans_before)
     else:
         values.append(0.0)
+    values.append(float(R["consumer_harm_usd"][t, :, 0].sum()))
     out: dict[str, float | int | str] = {
         "week": t - first,
         "date": model.calendar.date(t).isoformat(),

@@ -233,6 +233,14 @@ def summarize(model: MarketModel, ts: pd.DataFrame, fl: pd.DataFrame, wall: floa
         )
     for p, row in tot.iterrows():
         out[f"fee_revenue_usd_real_{p}"] = float(row["fee_revenue"] * scale)
+    # consumer harm is a platform column, the same on both origin rows: count one of them
+    # (NaN when buyers ignore price: behaviour.price_sensitivity = 0, demand.utils_to_usd)
+    harm = ts[ts["origin"] == "CN"].groupby("platform", sort=False)["consumer_harm_usd"].sum()
+    if cfg.behaviour.price_sensitivity <= 0:
+        harm[:] = math.nan
+    out["consumer_harm_usd_real"] = float(harm.sum(skipna=False) * scale)
+    for p, v in harm.items():
+        out[f"consumer_harm_usd_real_{p}"] = float(v * scale)
     final = ts[ts["step"] == ts["step"].max()]
     out["platform_seller_counts_end"] = {
         str(p): float(v) for p, v in final.groupby("platform")["listed_merchants"].sum().items()
