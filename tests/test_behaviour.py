@@ -72,3 +72,38 @@ def test_crackdown_lowers_grey_share_on_amazon(paired):
     assert crack["grey_share_amazon_end_2021"] < 0.95 * none["grey_share_amazon_end_2021"]
     assert crack["grey_share_amazon_end_2023"] < 0.6 * none["grey_share_amazon_end_2023"]
     assert crack["grey_share_amazon_end"] < 0.3 * none["grey_share_amazon_end"]
+
+
+def test_displacement_is_possible():
+    """A firm banned off Amazon keeps its grey propensity and can cheat where it moves.
+
+    ODD 7.1 / issue 11 item 7: whether displacement happens is the model's answer;
+    that it can happen is the requirement. In a world with a strong Amazon
+    crackdown, some firm that had a store banned on Amazon later buys fake
+    reviews on another platform, its propensity unchanged by the ban, and the
+    summary reports grey practice off Amazon.
+    """
+    from conftest import ENFORCED, step_all
+
+    from sim.core.model import MarketModel
+
+    m = MarketModel(compose(*ENFORCED))
+    amazon = m.platform_names.index("amazon")
+    start = m.firms.view("propensity").copy()
+    displaced = set()
+
+    def watch(model):
+        st, f = model.stores, model.firms
+        n = st.n
+        cheat = st.campaign[:n] & (st.platform[:n] != amazon)
+        firms = st.firm[:n][cheat]
+        displaced.update(firms[f.ever_banned[firms, amazon]].tolist())
+
+    step_all(m, watch)
+    assert displaced, "no firm banned on Amazon bought fake reviews elsewhere"
+    rows = [r for r in sorted(displaced) if r < start.size]  # firms of the initial population
+    assert rows
+    assert (m.firms.propensity[rows] == start[rows]).all()
+    res = run(compose(*ENFORCED))
+    assert res.summary["grey_share_off_amazon_end"] > 0
+    assert res.summary["grey_share_off_amazon_CN_end"] > 0

@@ -188,6 +188,17 @@ def summarize(model: MarketModel, ts: pd.DataFrame, fl: pd.DataFrame, wall: floa
                 a["grey_stores"].sum(), a["active_stores"].sum()
             )
             out.update(_member_outcomes(model, t, label))
+        # grey practice off Amazon (displacement, ODD 7.1): every other platform, both
+        # origins and each origin, over their active stores
+        off = week[week["platform"] != "amazon"]
+        out[f"grey_share_off_amazon_{label}"] = _share(
+            off["grey_stores"].sum(), off["active_stores"].sum()
+        )
+        for name in ("CN", "other"):
+            o_rows = off[off["origin"] == name]
+            out[f"grey_share_off_amazon_{name}_{label}"] = _share(
+                o_rows["grey_stores"].sum(), o_rows["active_stores"].sum()
+            )
         fs = model.firm_stats[t]
         for o, name in enumerate(("CN", "other")):
             out[f"multihoming_share_{name}_{label}"] = _share(fs[o, 2], fs[o, 1])
