@@ -187,8 +187,8 @@ def test_validate_enforcement_fields():
 
 def test_validate_cross_references_to_platforms():
     cfg = compose("policy=coordinated")
-    del cfg.platforms["temu"]
-    _raises(cfg, "policy.enforcement.temu", "amazon")
+    del cfg.platforms["tiktok_shop"]
+    _raises(cfg, "policy.enforcement.tiktok_shop", "amazon")
     cfg = compose("policy=none")
     del cfg.platforms["amazon"]
     _raises(cfg, "merchants.origins.CN.initial_listing_probability.amazon", "ebay")

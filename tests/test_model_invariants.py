@@ -95,9 +95,11 @@ def _config(policy, count, cn_share, audit, fees_zero, seed, replicate):
     cfg.seed, cfg.replicate = seed, replicate
     cfg.merchants.origins["CN"].share = cn_share
     cfg.merchants.origins["other"].share = 1.0 - cn_share
-    for enf in cfg.policy.enforcement.values():
+    for name, enf in cfg.policy.enforcement.items():
         enf.start_date = "2020-02-03"  # enforcement inside the short horizon
-        enf.audit_probability_per_week = audit
+        # a policy may not audit a managed platform (Temu)
+        managed = cfg.platforms[name].business_model == "managed"
+        enf.audit_probability_per_week = 0.0 if managed else audit
     if fees_zero:
         for p in cfg.platforms.values():
             p.referral_fee_rate = p.fulfilment_ads_rate = 0.0
@@ -156,6 +158,8 @@ EXTREMES = {
         "policy=coordinated",
         *(f"policy.enforcement.{p}.audit_probability_per_week=1" for p in KNOWN_PLATFORMS),
         "policy.enforcement.amazon.false_positive_rate=1",
+        # Temu as a marketplace: a policy may not audit a managed platform
+        "platforms.temu.business_model=marketplace",
     ),
 }
 

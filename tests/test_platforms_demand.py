@@ -10,7 +10,7 @@ import pytest
 from conftest import SMALL, compose, step_all
 from numpy.testing import assert_allclose, assert_array_equal
 
-from sim.core.config import PlatformConfig
+from sim.core.config import ConfigError, PlatformConfig, validate
 from sim.core.demand import (
     allocate,
     experienced_value,
@@ -266,7 +266,7 @@ def test_harm_is_the_welfare_gap_of_choosing_on_displayed_ratings():
 def test_utils_to_usd():
     assert utils_to_usd(0.01, 3000.0, 1.5) == pytest.approx(20.0)
     assert math.isnan(utils_to_usd(0.01, 3000.0, 0.0))
-    assert math.isnan(experienced_value(0.0, 0.0, 0.74))
+    assert experienced_value(0.0, 0.0, 0.74) == 0.0  # no store: 0, as other shares
 
 
 def _harm_oracle(m):
@@ -315,7 +315,7 @@ def test_model_records_the_consumer_harm_of_its_stores(small_cfg):
         assert_allclose(got[has, :2], want[has, :2], rtol=1e-9, atol=1e-12)
         money = 1e-9 * max(np.abs(want[has, 2]).max(), 1.0)
         assert_allclose(got[has, 2], want[has, 2], rtol=1e-9, atol=money)
-        assert np.isnan(got[~has, 1]).all() and (got[~has, 0] == 0).all()
+        assert (got[~has] == 0).all()
         seen.append(got[has, 0].max())
 
     def recorded(model):
@@ -355,3 +355,75 @@ def test_no_fake_reviews_no_consumer_harm():
     # buyers ignoring price: no money value, said as null
     free = run(compose(*SMALL, "behaviour.price_sensitivity=0"))
     assert free.summary["consumer_harm_usd_real"] is None
+
+
+# ------------------------------------------------------- managed platforms (Temu)
+
+#: a small world that runs past Temu's launch (Sept 2022) into 2024
+MANAGED_WORLD = ("merchants.count=400", "time.spinup_weeks=4", "time.end_date=2024-12-30")
+
+
+def _temu_watch(cfg):
+    """Run ``cfg``; per week, Temu's campaigning stores and listed firms by origin."""
+    m = MarketModel(cfg)
+    temu = m.platform_names.index("temu")
+    weeks = []
+
+    def watch(model):
+        st, f = model.stores, model.firms
+        n = st.n
+        on = (st.platform[:n] == temu) & np.isin(st.status[:n], (ACTIVE, WARNED))
+        origin = f.origin[st.firm[:n][on]]
+        weeks.append(
+            (
+                model.t,
+                int(st.campaign[:n][on].sum()),
+                int((origin == 0).sum()),
+                int((origin == 1).sum()),
+            )
+        )
+
+    step_all(m, watch)
+    return m, np.array(weeks)
+
+
+def test_temu_is_managed_by_default():
+    cfg = compose(*MANAGED_WORLD)
+    assert cfg.platforms["temu"].business_model == "managed"
+    assert cfg.platforms["temu"].admitted_origins == ["CN"]
+    _, w = _temu_watch(cfg)
+    assert w[:, 2].max() > 0  # CN suppliers do sell on Temu
+    assert w[:, 1].sum() == 0  # ... but never buy reviews there
+    assert w[:, 3].sum() == 0  # and no other-origin seller is admitted
+    ts = run(cfg).timeseries
+    temu = ts[ts["platform"] == "temu"]
+    assert (temu["grey_stores"] == 0).all() and (temu["consumer_harm_usd"] == 0).all()
+    assert (temu.loc[temu["origin"] == "other", "listed_merchants"] == 0).all()
+
+
+def test_managed_levers_change_who_sells_and_cheats_on_temu():
+    # semi-managed mode: other origins admitted from its date, not before
+    cfg = compose(*MANAGED_WORLD, "platforms.temu.semi_managed_date=2023-06-05")
+    m, w = _temu_watch(cfg)
+    start = m.calendar.first_step_on_or_after("2023-06-05")
+    assert w[w[:, 0] < start, 3].sum() == 0
+    assert w[w[:, 0] >= start, 3].max() > 0
+    assert w[:, 1].sum() == 0  # listings and reviews stay the platform's
+    # as a marketplace, Temu's sellers of both origins come, and some buy reviews
+    _, w = _temu_watch(compose(*MANAGED_WORLD, "platforms.temu.business_model=marketplace"))
+    assert w[:, 1].sum() > 0 and w[:, 3].max() > 0
+
+
+def test_policy_may_not_audit_a_managed_platform():
+    with pytest.raises(ConfigError, match="temu is a managed platform"):
+        validate(compose("policy.enforcement.temu.audit_probability_per_week=0.01"))
+    validate(
+        compose(
+            "policy.enforcement.temu.audit_probability_per_week=0.01",
+            "platforms.temu.business_model=marketplace",
+        )
+    )
+    with pytest.raises(ConfigError, match="choose one of marketplace, managed"):
+        validate(compose("platforms.temu.business_model=franchise"))
+    with pytest.raises(ConfigError, match="admitted_origins"):
+        validate(compose("platforms.temu.admitted_origins=[US]"))

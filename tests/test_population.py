@@ -149,32 +149,32 @@ def default_2000():
 #: Launch-week exemption of the 5% cap: a row may hold more only if it stands for
 #: fewer than 2 real firms, in the first LAUNCH_WEEKS weeks after its platform's
 #: launch (first week with buyers), and at most LAUNCH_CAP of the platform's GMV.
-LAUNCH_WEEKS, LAUNCH_CAP = 8, 0.25
+LAUNCH_WEEKS, LAUNCH_CAP = 12, 0.30
 
 
 def test_no_model_firm_owns_a_platform(default_2000):
     """At 2,000 model firms no model firm holds more than 5% of a platform's GMV,
     except, bounded, in the first weeks of a new platform.
 
-    Every week of every platform, with one exemption: in the first 8 weeks after
+    Every week of every platform, with one exemption: in the first 12 weeks after
     a platform's launch (Temu and TikTok Shop) a few dozen sellers share a tiny
     demand, the largest firms join first, and one of them can hold more if it is
     a single real firm or a row of fewer than two (weight x merchants.scale < 2),
-    and then at most 25% (docs/ODD.md, known limitations; the scale-invariance
-    benchmark reports these weeks). Rows that stand for two real firms or more
-    never hold 5% (next test).
+    and then at most 30% (docs/ODD.md, known limitations; the scale-invariance
+    benchmark reports these weeks; at full resolution, one real firm per model
+    firm, the same happens). Rows that stand for two real firms or more never
+    hold 5% (next test).
 
-    Measured (default scenario, model at commit 5c74220): this run (2,000 firms,
-    replicate 0) at most 0.156 (TikTok Shop), rows of 1.00 real firm, up to the
-    5th week after launch. Over replicates 0-9 at 2,000 firms and 0-4 at 5,000:
-    at most 0.168 (2,000 firms, replicate 3, Temu), rows of at most 1.95 real
-    firms, all within 5 weeks of launch (the first sales come one week after it);
-    only on Temu and TikTok Shop. The bounds are those of the default 2,000-firm
-    world, not of every size: the scale-invariance runs in docs/validation.md
-    (2,000-50,000 firms, 20 replicates, crackdown_2021 and none) reach 0.282
-    (5,000 firms, policy=none, Temu) and 13 weeks from first sales (20,000
-    firms), always rows of fewer than two real firms (docs/ODD.md, known
-    limitations).
+    Measured (default scenario, Temu managed and CN-only, the commit that made
+    it so): this run (2,000 firms, replicate 0) at most 0.175 (Temu), rows of at
+    most 1.62 real firms, up to the 11th week after launch. Over replicates 0-9
+    at 2,000 firms and 0-4 at 5,000: at most 0.256 (5,000 firms, replicate 3,
+    Temu), rows of at most 1.90 real firms, all within 11 weeks of launch; only
+    on Temu and TikTok Shop. Before Temu admitted only CN suppliers the bounds
+    were 8 weeks and 25% (a thinner CN-only launch lasts longer). The bounds are
+    those of the default world, not of every size: the scale-invariance runs in
+    docs/validation.md reach 0.28 and 13 weeks, always rows of fewer than two
+    real firms.
     """
     m, shares = default_2000
     buyers = m.recorder.data["consumer_share"][:, :, 0]

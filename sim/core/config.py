@@ -31,6 +31,7 @@ KNOWN_PLATFORMS: tuple[str, ...] = (
 )
 PENALTIES: tuple[str, ...] = ("warning", "suspension", "ban")
 TARGETING: tuple[str, ...] = ("random", "risk")
+BUSINESS_MODELS: tuple[str, ...] = ("marketplace", "managed")
 TOPOLOGIES: tuple[str, ...] = ("scale_free", "random", "none")
 
 
@@ -391,6 +392,37 @@ class PlatformConfig:
     )
     new_seller_fee_holiday_weeks: float = param(
         0.0, unit="weeks", lo=0, hi=520, doc="weeks without referral fee for a new store"
+    )
+    business_model: str = param(
+        "marketplace",
+        unit="-",
+        doc="'marketplace': sellers run their listings and may buy reviews; 'managed': sellers "
+        "sell at wholesale to the platform, which sets retail prices and runs listings and "
+        "reviews, so no seller-bought reviews (referral_fee_rate is then the wholesale "
+        "discount) and only admitted_origins may join until semi_managed_date",
+        choices=BUSINESS_MODELS,
+        source="Temu's fully managed model (Marketplace Pulse; Jiemian News 2022)",
+    )
+    admitted_origins: list[str] = field(
+        default_factory=lambda: list(ORIGINS),
+        metadata={
+            "unit": "-",
+            "doc": "seller origins a managed platform admits before semi_managed_date (a "
+            "fully managed platform recruits suppliers that ship to its warehouses); a "
+            "marketplace admits every origin",
+            "lo": None,
+            "hi": None,
+            "source": "[choice]",
+            "choices": ORIGINS,
+        },
+    )
+    semi_managed_date: str = param(
+        "2099-01-01",
+        unit="date",
+        doc="from this date a managed platform also runs a semi-managed mode open to sellers "
+        "of every origin (their own local warehouses); listings and reviews stay the "
+        "platform's",
+        source="Temu opened to US and European sellers in 2024 (AP, January 2024) [option]",
     )
 
 
@@ -1002,6 +1034,17 @@ def validate(cfg: SimConfig) -> SimConfig:
             raise ConfigError(
                 f"policy.enforcement.{key}: enforces on a platform that is not in this run; "
                 f"platforms of this run: {', '.join(cfg.platforms)}"
+            )
+        # a managed platform runs reviews itself: audits there could only hit honest sellers
+        if (
+            key in cfg.platforms
+            and cfg.platforms[key].business_model == "managed"
+            and ec.audit_probability_per_week > 0
+        ):
+            raise ConfigError(
+                f"policy.enforcement.{key}.audit_probability_per_week: {key} is a managed "
+                "platform (its sellers cannot buy reviews), so audits there would only hit "
+                f"honest sellers; set it to 0 or platforms.{key}.business_model=marketplace"
             )
     origins = cfg.merchants.origins
     if set(origins) != set(ORIGINS):

@@ -148,10 +148,11 @@ def experienced_value(weight_total_real, mean_inflation, rating_sensitivity):
     minus what the inflation misleads buyers into (:func:`harm_per_order`). Its
     zero is a buyer facing one store of weight 1 (size 1, one store, true
     rating 5 stars, price 1 USD), so only differences are meaningful: between
-    scenarios, platforms or weeks. NaN for a platform without stores.
+    scenarios, platforms or weeks. 0 for a platform without stores (its buyers'
+    demand is lost, ODD 7.4), as other shares of an empty platform are 0.
     """
     if weight_total_real <= 0.0:
-        return np.nan
+        return 0.0
     return np.log(weight_total_real) - rating_sensitivity * mean_inflation
 
 

@@ -211,6 +211,7 @@ def campaigns(
     beta_r,
     rating_fac,
     net_sales,
+    sellers_review,
 ):
     """Grey-practice decision of every live store and the review stock it leaves.
 
@@ -248,7 +249,9 @@ def campaigns(
             reviews = campaign_reviews(g, pr, per_order, minimum)
             review_cost = campaign_cost(reviews, pr, gross_margin, commission)
             p_hat = perceived_detection(risk[p, f], salience)
-            decide = campaign_decision(
+            # on a managed platform (``sellers_review`` false) the platform runs listings
+            # and reviews: its sellers never buy reviews
+            decide = sellers_review[p] and campaign_decision(
                 prop_eff[f], g * margin[p], review_cost, p_hat, lift, horizon, sanction
             )
             if decide:

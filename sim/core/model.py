@@ -219,8 +219,10 @@ class MarketModel(mesa.Model):
             [cfg.merchants.origins[o].new_platform_propensity for o in ORIGINS]
         )
         self.platform_demand = np.zeros(len(self.platform_agents))
+        # platforms whose sellers run their own listings and may buy reviews (not managed)
+        self.sellers_review = np.array([not p.managed for p in self.platform_agents])
         # buyers' experienced value and fake-review harm per platform (_consumers)
-        self.consumer_value = np.full(len(self.platform_agents), np.nan)
+        self.consumer_value = np.zeros(len(self.platform_agents))
         self.harm_per_order = np.zeros(len(self.platform_agents))
         self.harm_usd = np.zeros(len(self.platform_agents))
         self.own_store = (
@@ -272,7 +274,8 @@ class MarketModel(mesa.Model):
         self._alloc_store_scratch()
         self.ledger = {k: np.zeros((self.n_steps, 2)) for k in LEDGER}
         sizes, weights = [], []
-        launched = np.array([p.launched(0) for p in self.platform_agents])
+        # origins x platforms open to them in week 0 (launched; managed ones admit some)
+        admits = np.stack([p.admits(0) for p in self.platform_agents], axis=1)
         for o, name in enumerate(ORIGINS):
             oc = cfg.merchants.origins[name]
             # one stream per origin: changing the mix leaves the other origin's draws alone
@@ -296,7 +299,7 @@ class MarketModel(mesa.Model):
                 [oc.initial_listing_probability.get(n, 0.0) for n in self.platform_names]
             )
             u = attrs.pop("u_listing")[:, self.known_index]
-            listing = (u < prob) & launched
+            listing = (u < prob) & admits[o]
             rows = self._add_firms(o, attrs, born=-1)
             self._make_agents(np.arange(rows.start, rows.stop))
             self.firms.cash[rows] = mr.initial_cash(attrs["size"], oc, d.gmv_per_firm_per_week_usd)
@@ -792,6 +795,7 @@ class MarketModel(mesa.Model):
             b.rating_sensitivity_per_star,
             self._rating_fac,
             st.net_sales,
+            self.sellers_review,
         )
         self._live_idx_key = (self.t, n)
 
@@ -1013,7 +1017,8 @@ class MarketModel(mesa.Model):
             "profit": profit,
             "value": value,
             "at_risk": mr.expected_enforcement_loss(hazard, loss, listed),
-            "launched": np.array([p.launched(self.t) for p in self.platform_agents]),
+            # origins x platforms: who may join this week (managed platforms admit some)
+            "admits": np.stack([p.admits(self.t) for p in self.platform_agents], axis=1),
         }
 
     def _one_off(self, rows: np.ndarray, prospective: np.ndarray):
@@ -1173,7 +1178,10 @@ class MarketModel(mesa.Model):
         cost, cash_in, gov = self._one_off(rows, pros["prospective"])
         willing = self.willingness[f.origin[rows]]
         eligible = (
-            ~listed & pros["launched"][None, :] & (f.cash[rows, None] + cash_in >= cost) & ~ban_rows
+            ~listed
+            & pros["admits"][f.origin[rows]]
+            & (f.cash[rows, None] + cash_in >= cost)
+            & ~ban_rows
         )
         rv = rng.random((rows.size, self.P))
         join, wish, anticipated = self._choose_joins(pros, eligible, cost, cash_in, willing, rv)
@@ -1398,7 +1406,7 @@ class MarketModel(mesa.Model):
         none = np.zeros((idx.size, self.P), dtype=bool)
         pros = self._prospects(idx, none, np.zeros((idx.size, self.P), dtype=np.int64))
         cost, cash_in, gov = self._one_off(idx, pros["prospective"])
-        eligible = pros["launched"][None, :] & (f.cash[idx, None] + cash_in >= cost)
+        eligible = pros["admits"][origin][None, :] & (f.cash[idx, None] + cash_in >= cost)
         rv = self.rng_entry.random((idx.size, self.P))
         willing = np.full(idx.size, oc.new_platform_propensity)
         join, _, anticipated = self._choose_joins(pros, eligible, cost, cash_in, willing, rv)

@@ -8,7 +8,7 @@ import mesa
 import numpy as np
 
 from .calendar import Calendar
-from .config import PlatformConfig
+from .config import ORIGINS, PlatformConfig
 from .jit import rule
 
 if TYPE_CHECKING:
@@ -120,6 +120,7 @@ class Platform(mesa.Agent):
         self.cfg = cfg
         self.name = cfg.name
         self.launch_step = cal.first_step_on_or_after(cfg.launch_date)
+        self.semi_managed_step = cal.first_step_on_or_after(cfg.semi_managed_date)
         self.windows = [
             (
                 cal.first_step_on_or_after(p.start_date),
@@ -138,6 +139,24 @@ class Platform(mesa.Agent):
     def launched(self, step: int) -> bool:
         """True from the launch week on."""
         return step >= self.launch_step
+
+    @property
+    def managed(self) -> bool:
+        """A managed platform runs listings and reviews: its sellers never buy reviews."""
+        return self.cfg.business_model == "managed"
+
+    def admits(self, step: int) -> np.ndarray:
+        """Which origins (``ORIGINS`` order) may join in week ``step``.
+
+        Every origin from the launch on for a marketplace; for a managed platform
+        its ``admitted_origins`` until ``semi_managed_date``, every origin after.
+        None before the launch.
+        """
+        if not self.launched(step):
+            return np.zeros(len(ORIGINS), dtype=bool)
+        if not self.managed or step >= self.semi_managed_step:
+            return np.ones(len(ORIGINS), dtype=bool)
+        return np.array([o in self.cfg.admitted_origins for o in ORIGINS])
 
     def margin_rate(self, gross_margin: float) -> float:
         """Seller's contribution per USD of sales: gross margin minus variable take."""
