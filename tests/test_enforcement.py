@@ -20,6 +20,7 @@ from sim.core.enforcement import (
     is_guilty,
     payout_balance,
     penalty_for_strike,
+    response_multiplier,
 )
 from sim.core.merchants import Merchant
 from sim.core.model import MarketModel
@@ -648,3 +649,71 @@ def test_stores_closed_counts_each_store_once_at_its_first_closure():
     total = data["stores_closed"].sum()
     events = (data["new_bans"] + data["new_suspensions"]).sum()
     assert 0 < total < events
+
+
+# --------------------------------------------------------- responsive enforcement
+
+
+def test_response_multiplier_hand_values():
+    # at the tolerated prevalence the target multiplier is 1: half-way from 2 to 1
+    assert response_multiplier(2.0, 0.05, 0.05, 1.0, 0.25, 4.0, 0.5) == pytest.approx(1.5)
+    # twice the tolerated prevalence, elasticity 1: target 2
+    assert response_multiplier(1.0, 0.10, 0.05, 1.0, 0.25, 4.0, 0.1) == pytest.approx(1.1)
+    # bounded: no prevalence -> the lowest; a flood -> the highest
+    assert response_multiplier(1.0, 0.0, 0.05, 1.0, 0.25, 4.0, 1.0) == pytest.approx(0.25)
+    assert response_multiplier(1.0, 0.9, 0.05, 1.0, 0.25, 4.0, 1.0) == pytest.approx(4.0)
+    # rate 0 never moves; elasticity 0 aims at 1 whatever the prevalence
+    assert response_multiplier(1.7, 0.9, 0.05, 1.0, 0.25, 4.0, 0.0) == 1.7
+    assert response_multiplier(2.0, 0.0, 0.05, 0.0, 0.25, 4.0, 1.0) == pytest.approx(1.0)
+
+
+RESPONSIVE = (
+    "merchants.count=300",
+    "time.spinup_weeks=4",
+    "time.end_date=2022-06-27",
+    "policy.enforcement.amazon.response=prevalence",
+)
+
+
+def test_responsive_enforcement_follows_prevalence_after_the_start_only():
+    """Paired with the fixed schedule until the crackdown starts; then the level is
+    the schedule times a multiplier that rises while Amazon's prevalence is above the
+    tolerated level and falls below it; the lever changes the outcomes."""
+    fixed = MarketModel(compose(*RESPONSIVE[:-1]))
+    resp = MarketModel(compose(*RESPONSIVE))
+    amazon = fixed.platform_names.index("amazon")
+    start = fixed.enforcers[amazon].start_step
+    target = resp.cfg.policy.enforcement["amazon"].response_target_prevalence
+    rows = []
+    while fixed.running:
+        fixed.step()
+        resp.step()
+        ef, er = fixed.enforcers[amazon], resp.enforcers[amazon]
+        phi = resp.platform_agents[amazon].prevalence
+        rows.append((resp.t, ef.level, er.level, er.multiplier, phi))
+        if resp.t < start:
+            assert er.multiplier == 1.0 and er.level == ef.level == 0.0
+            assert_array_equal(
+                resp.stores.status[: resp.stores.n], fixed.stores.status[: fixed.stores.n]
+            )
+    rows = np.array(rows)
+    after = rows[rows[:, 0] >= start]
+    assert (after[:, 2] != after[:, 1]).any()
+    # week by week the rule on the prevalence the platform saw that week (phase 3
+    # sets it, enforcement in phase 5 reads it), and the level is schedule x M
+    c = resp.cfg.policy.enforcement["amazon"]
+    prev_m = np.concatenate([[1.0], after[:-1, 3]])
+    want = response_multiplier(
+        prev_m,
+        after[:, 4],
+        target,
+        c.response_elasticity,
+        c.response_min_multiplier,
+        c.response_max_multiplier,
+        c.response_adjustment_rate,
+    )
+    assert_allclose(after[:, 3], want, rtol=1e-12)
+    assert_allclose(after[:, 2], after[:, 1] * after[:, 3], rtol=1e-12)
+    assert after[:, 3].max() > 1.2 and np.ptp(after[:, 3]) > 0.1  # it did respond
+    a, b = run(compose(*RESPONSIVE[:-1])).summary, run(compose(*RESPONSIVE)).summary
+    assert a["stores_banned"] != b["stores_banned"]

@@ -24,6 +24,7 @@ from sim.core.platforms import (
     launch_ramp,
     platform_appeal,
     referral_rate_at,
+    responsive_subsidy,
     split_demand,
     update_trust,
 )
@@ -427,3 +428,76 @@ def test_policy_may_not_audit_a_managed_platform():
         validate(compose("platforms.temu.business_model=franchise"))
     with pytest.raises(ConfigError, match="admitted_origins"):
         validate(compose("platforms.temu.admitted_origins=[US]"))
+
+
+# --------------------------------------------------- responsive subsidies, net revenue
+
+
+def test_responsive_subsidy_hand_values():
+    # 60% of the leader's sellers, aiming to match it: base + 0.4 x 2,000
+    assert responsive_subsidy(500.0, 2000.0, 1.0, 0.6, 10000.0) == pytest.approx(1300.0)
+    # aiming at half the leader: 0.4 / 0.5 = 20% short
+    assert responsive_subsidy(500.0, 2000.0, 0.5, 0.4, 10000.0) == pytest.approx(900.0)
+    assert responsive_subsidy(500.0, 2000.0, 1.0, 1.3, 10000.0) == 500.0  # ahead
+    assert responsive_subsidy(0.0, 50000.0, 1.0, 0.0, 10000.0) == 10000.0  # capped
+    assert responsive_subsidy(700.0, 2000.0, 1.0, 0.1, 100.0) == 700.0  # never below base
+
+
+RACE = (
+    "merchants.count=400",
+    "time.spinup_weeks=4",
+    "time.end_date=2024-06-24",
+    "platforms.ebay.subsidy_response=seller_share",
+    "platforms.aliexpress.subsidy_response=seller_share",
+)
+
+
+def test_subsidy_race_and_platform_net_revenue():
+    """Responding platforms pay more the further their seller count falls behind
+    their largest rival's; the subsidy in force is what joiners receive and what the
+    platform's net revenue subtracts."""
+    m = MarketModel(compose(*RACE))
+    ebay = m.platform_names.index("ebay")
+    start = m.platform_agents[ebay].subsidy_step
+    seen = []
+
+    def watch(model):
+        p = model.platform_agents[ebay]
+        if model.t > start:  # set_fees read last week's shares
+            R = model.recorder.data
+            last = R["listed_merchants"][model.t - 1].sum(axis=1)
+            ratio = last[ebay] / np.delete(last, ebay).max()
+            c = p.cfg
+            want = responsive_subsidy(
+                c.new_seller_subsidy_usd, c.subsidy_response_usd, c.subsidy_target_ratio,
+                ratio, c.subsidy_max_usd,
+            )  # fmt: skip
+            assert p.subsidy == pytest.approx(want, rel=1e-12)
+        seen.append(p.subsidy)
+
+    step_all(m, watch)
+    assert max(seen) > 0
+    R = m.recorder.data
+    # recorded: the subsidy in force; net revenue = fees - enforcement cost - subsidies
+    assert_array_equal(R["new_seller_subsidy_usd"][:, ebay, 0], seen)
+    net = (
+        R["fee_revenue"].sum(axis=2)
+        - R["enforcement_cost_usd"][:, :, 0]
+        - R["new_seller_subsidy_usd"][:, :, 0] * R["joins"].sum(axis=2)
+    )
+    assert_allclose(R["platform_net_revenue_usd"][:, :, 0], net, rtol=1e-12, atol=1e-9)
+    assert_array_equal(
+        R["platform_net_revenue_usd"][:, :, 0], R["platform_net_revenue_usd"][:, :, 1]
+    )
+    # paid as recorded: the platform part of subsidy_usd (no public subsidy on eBay)
+    assert_allclose(
+        R["subsidy_usd"][:, ebay].sum(axis=1),
+        R["new_seller_subsidy_usd"][:, ebay, 0] * R["joins"][:, ebay].sum(axis=1),
+        rtol=1e-12,
+        atol=1e-9,
+    )
+    fixed = run(compose(*RACE[:3])).summary  # no response
+    assert (
+        fixed["platform_seller_counts_end"]
+        != run(compose(*RACE)).summary["platform_seller_counts_end"]
+    )

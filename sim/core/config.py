@@ -32,6 +32,8 @@ KNOWN_PLATFORMS: tuple[str, ...] = (
 PENALTIES: tuple[str, ...] = ("warning", "suspension", "ban")
 TARGETING: tuple[str, ...] = ("random", "risk")
 BUSINESS_MODELS: tuple[str, ...] = ("marketplace", "managed")
+ENFORCEMENT_RESPONSES: tuple[str, ...] = ("fixed", "prevalence")
+SUBSIDY_RESPONSES: tuple[str, ...] = ("fixed", "seller_share")
 TOPOLOGIES: tuple[str, ...] = ("scale_free", "random", "none")
 
 
@@ -416,6 +418,35 @@ class PlatformConfig:
             "choices": ORIGINS,
         },
     )
+    subsidy_response: str = param(
+        "fixed",
+        unit="-",
+        doc="'fixed': new_seller_subsidy_usd; 'seller_share': from subsidy_response_start "
+        "the subsidy rises as the platform's seller count falls short of its largest "
+        "rival's (ODD 7.6): several responding platforms can race",
+        choices=SUBSIDY_RESPONSES,
+    )
+    subsidy_response_start: str = param(
+        "2021-04-26", unit="date", doc="first week of the subsidy response"
+    )
+    subsidy_response_usd: float = param(
+        10000.0,
+        unit="USD",
+        lo=0,
+        hi=1e8,
+        doc="subsidy added per unit of relative shortfall of the seller count below target",
+    )
+    subsidy_target_ratio: float = param(
+        1.0,
+        unit="1",
+        lo=1e-6,
+        hi=100,
+        doc="seller count the platform aims for, relative to its largest rival's (1: match "
+        "the leader)",
+    )
+    subsidy_max_usd: float = param(
+        10000.0, unit="USD", lo=0, hi=1e8, doc="cap on the responsive subsidy"
+    )
     semi_managed_date: str = param(
         "2099-01-01",
         unit="date",
@@ -609,6 +640,41 @@ class EnforcementConfig:
         hi=1e6,
         doc="platform's cost of one audit",
         source="Amazon: $900m+ and 12,000 staff on enforcement (2021) [est]",
+    )
+    response: str = param(
+        "fixed",
+        unit="-",
+        doc="'fixed': intensity follows the schedule; 'prevalence': once the schedule is "
+        "in force, it is scaled by a multiplier that follows the fake-review prevalence "
+        "the platform observes (ODD 7.7)",
+        choices=ENFORCEMENT_RESPONSES,
+    )
+    response_target_prevalence: float = param(
+        0.05,
+        unit="fraction of sales",
+        lo=1e-6,
+        hi=1,
+        doc="prevalence the platform tolerates: at it the multiplier's target is 1",
+    )
+    response_elasticity: float = param(
+        1.0,
+        unit="1",
+        lo=0,
+        hi=10,
+        doc="elasticity of the target multiplier w.r.t. observed / tolerated prevalence",
+    )
+    response_adjustment_rate: float = param(
+        0.1,
+        unit="1/week",
+        lo=0,
+        hi=1,
+        doc="share of the gap to the target multiplier closed each week (budgets adjust slowly)",
+    )
+    response_min_multiplier: float = param(
+        0.25, unit="1", lo=0, hi=1, doc="lowest multiplier of the scheduled intensity"
+    )
+    response_max_multiplier: float = param(
+        4.0, unit="1", lo=1, hi=100, doc="highest multiplier of the scheduled intensity"
     )
 
 

@@ -42,6 +42,23 @@ def intensity(
     return level
 
 
+@rule
+def response_multiplier(current, prevalence, target, elasticity, lowest, highest, rate):
+    """Responsive enforcement: the multiplier of the scheduled intensity (ODD 7.7).
+
+    ``M <- M + a (clip((phi / phi*)^eps, M_lo, M_hi) - M)``: the platform
+    observes this week's fake-review prevalence ``phi`` (the sales-weighted
+    share of inflated ratings its review screening sees, 7.2) and moves its
+    enforcement budget a share ``a`` of the way towards a multiplier that is 1
+    at the tolerated prevalence ``phi*``, higher above it and lower below it,
+    within ``[M_lo, M_hi]``. The intensity is then ``I(t) M``.
+    """
+    ratio = prevalence / target
+    aim = ratio**elasticity if ratio > 0.0 else (1.0 if elasticity == 0.0 else 0.0)
+    aim = min(max(aim, lowest), highest)
+    return current + rate * (aim - current)
+
+
 def audit_probabilities(
     base: float,
     level: float,
@@ -240,6 +257,7 @@ class EnforcementPolicy(mesa.Agent):
         self.suspicion_keep = retention(cfg.suspicion_half_life_weeks)
         self.forfeit_share = expected_forfeit_share(cfg)
         self.level = 0.0
+        self.multiplier = 1.0  # responsive enforcement (response_multiplier); 1 when fixed
 
     @staticmethod
     def inert_terms() -> tuple[float, float]:
@@ -262,9 +280,22 @@ class EnforcementPolicy(mesa.Agent):
         rng = m.rng_enforcement
         st = m.stores
         status = st.status
-        self.level = intensity(
+        scheduled = intensity(
             t, self.start_step, c.baseline_intensity, c.ramp_weeks, c.escalation_per_year
         )
+        if c.response == "prevalence" and scheduled > 0:
+            # responsive enforcement, only while the schedule is in force (so a preset
+            # stays paired with policy=none before its start)
+            self.multiplier = response_multiplier.py_func(
+                self.multiplier,
+                m.platform_agents[p].prevalence,
+                c.response_target_prevalence,
+                c.response_elasticity,
+                c.response_min_multiplier,
+                c.response_max_multiplier,
+                c.response_adjustment_rate,
+            )
+        self.level = scheduled * self.multiplier
         # Only this platform's store rows are read or written below; each selection
         # keeps store order, so every draw meets the same store as a full-table mask.
         deleting = c.review_deletion_rate > 0 and self.level > 0 and t >= self.lag_weeks

@@ -62,6 +62,8 @@ PLATFORM_METRICS = (
     "consumer_value",
     "consumer_harm_per_order",
     "consumer_harm_usd",
+    "new_seller_subsidy_usd",
+    "platform_net_revenue_usd",
 )
 ALL_METRICS = EVENT_METRICS + STOCK_METRICS + PLATFORM_METRICS
 

@@ -1031,7 +1031,7 @@ class MarketModel(mesa.Model):
         """
         f, inc = self.firms, self.cfg.incentives
         t = self.t
-        subsidy = np.array([p.cfg.new_seller_subsidy_usd for p in self.platform_agents])
+        subsidy = np.array([p.subsidy for p in self.platform_agents])  # in force this week
         cost = self.onboarding * prospective
         cash_in = np.broadcast_to(subsidy, cost.shape).copy()
         gov = np.zeros(rows.size)
@@ -1503,6 +1503,12 @@ class MarketModel(mesa.Model):
             R["consumer_value"][t, i] = self.consumer_value[i]
             R["consumer_harm_per_order"][t, i] = self.harm_per_order[i]
             R["consumer_harm_usd"][t, i] = self.harm_usd[i]
+            R["new_seller_subsidy_usd"][t, i] = p.subsidy
+            # fees of both origins minus enforcement cost and the platform's subsidies
+            # (its subsidy in force per join; the public own-store subsidy is not its)
+            R["platform_net_revenue_usd"][t, i] = (
+                self._fee_revenue[i].sum() - self.audit_cost[i] - p.subsidy * R["joins"][t, i].sum()
+            )
         self._record_flows(flows)
         if self._member_platform >= 0:
             self.member_stats[t] = mem

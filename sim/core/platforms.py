@@ -100,6 +100,22 @@ def net_sales(gmv, gross_margin, fees):
     return gmv * gross_margin - fees
 
 
+@rule
+def responsive_subsidy(base, per_shortfall, target_ratio, ratio, cap):
+    """New-seller subsidy that answers a seller count behind the rivals' (ODD 7.6), USD/join.
+
+    ``S_p = max(S0, min(S_max, S0 + beta_S max(0, (rho* - rho_p) / rho*)))``
+    with ``rho_p = N_p / max_{q != p} N_q`` the platform's listed firms over its
+    largest rival's last week and ``rho*`` the ratio it aims for (1: match the
+    leader): the further behind, the more it pays a new seller, up to
+    ``S_max``, never less than its base subsidy ``S0``. With several responding
+    platforms each one's subsidy draws sellers from the others and moves their
+    ratios: a subsidy race can emerge.
+    """
+    shortfall = max(0.0, (target_ratio - ratio) / target_ratio)
+    return max(base, min(cap, base + per_shortfall * shortfall))
+
+
 def split_demand(total: float, weights: np.ndarray, noise: np.ndarray) -> np.ndarray:
     """Single-homing buyers choose a platform by logit on appeal.
 
@@ -135,6 +151,8 @@ class Platform(mesa.Agent):
         self.demand = 0.0  # buyer demand D_p this week, USD
         self.referral_rate = cfg.referral_fee_rate
         self.prevalence = 0.0  # sales-weighted fake-review prevalence last week
+        self.subsidy = cfg.new_seller_subsidy_usd  # new-seller subsidy in force, USD per join
+        self.subsidy_step = cal.first_step_on_or_after(cfg.subsidy_response_start)
 
     def launched(self, step: int) -> bool:
         """True from the launch week on."""
@@ -163,8 +181,29 @@ class Platform(mesa.Agent):
         return gross_margin - self.referral_rate - self.cfg.fulfilment_ads_rate
 
     def set_fees(self, step: int) -> None:
-        """Apply the fee schedule of week ``step`` (called at the start of the week)."""
+        """Apply the fee schedule of week ``step`` (called at the start of the week).
+
+        Also the new-seller subsidy: fixed, or under ``subsidy_response:
+        seller_share`` from ``subsidy_response_start`` on (once launched),
+        ``responsive_subsidy`` of last week's listed firms over the largest
+        rival's.
+        """
         self.referral_rate = referral_rate_at(self.cfg, self.windows, step)
+        c = self.cfg
+        if c.subsidy_response == "seller_share" and step >= self.subsidy_step:
+            if not self.launched(step):
+                return
+            listed = self.model.listed_count
+            rivals = np.delete(listed, self.index)
+            lead = float(rivals.max()) if rivals.size else 0.0
+            ratio = float(listed[self.index]) / lead if lead > 0 else c.subsidy_target_ratio
+            self.subsidy = responsive_subsidy.py_func(
+                c.new_seller_subsidy_usd,
+                c.subsidy_response_usd,
+                c.subsidy_target_ratio,
+                ratio,
+                c.subsidy_max_usd,
+            )
 
     def step(self) -> None:
         """Update trust and buyer appeal for this week (demand is split by the model)."""

@@ -244,7 +244,10 @@ def summarize(model: MarketModel, ts: pd.DataFrame, fl: pd.DataFrame, wall: floa
         )
     for p, row in tot.iterrows():
         out[f"fee_revenue_usd_real_{p}"] = float(row["fee_revenue"] * scale)
-    # consumer harm is a platform column, the same on both origin rows: count one of them
+    # platform columns are the same on both origin rows: count one of them
+    one = ts[ts["origin"] == "CN"].groupby("platform", sort=False)
+    for p, v in one["platform_net_revenue_usd"].sum().items():
+        out[f"platform_net_revenue_usd_real_{p}"] = float(v * scale)
     # (NaN when buyers ignore price: behaviour.price_sensitivity = 0, demand.utils_to_usd)
     harm = ts[ts["origin"] == "CN"].groupby("platform", sort=False)["consumer_harm_usd"].sum()
     if cfg.behaviour.price_sensitivity <= 0:
