@@ -197,6 +197,16 @@ def test_validate_cross_references_to_platforms():
     _raises(cfg, "platforms", "amazon")
 
 
+def test_validate_entry_window_dates():
+    with pytest.raises(ConfigError, match=r"entry_windows\[0\]\.end_date: 2021-01-04 is before"):
+        compose(
+            'merchants.origins.CN.entry_windows=[{start_date: "2022-01-03", '
+            'end_date: "2021-01-04"}]'
+        )
+    with pytest.raises(ConfigError, match="multiplier"):
+        compose("merchants.origins.CN.entry_windows=[{multiplier: -1}]")
+
+
 def test_validate_subsidy_window_and_type():
     cfg = compose()
     cfg.incentives.own_store_subsidy_end = "2021-01-01"

@@ -11,6 +11,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sim.core.config import EnforcementConfig
 from sim.core.enforcement import (
     audit_probabilities,
+    decay_factor,
     detect,
     detection_probability,
     expected_forfeit_share,
@@ -717,3 +718,31 @@ def test_responsive_enforcement_follows_prevalence_after_the_start_only():
     assert after[:, 3].max() > 1.2 and np.ptp(after[:, 3]) > 0.1  # it did respond
     a, b = run(compose(*RESPONSIVE[:-1])).summary, run(compose(*RESPONSIVE)).summary
     assert a["stores_banned"] != b["stores_banned"]
+
+
+def test_decay_factor_hand_values():
+    assert decay_factor(9, 10, 26.0, 0.3) == 1.0
+    assert decay_factor(10, 10, 26.0, 0.3) == 1.0
+    assert decay_factor(36, 10, 26.0, 0.3) == pytest.approx(0.3 + 0.7 * 0.5)
+    assert decay_factor(10 + 52 * 20, 10, 26.0, 0.3) == pytest.approx(0.3, abs=1e-6)
+
+
+def test_enforcement_winds_down_from_its_decay_date():
+    base = ("merchants.count=200", "time.spinup_weeks=4", "time.end_date=2022-12-26")
+    decay = (
+        "policy.enforcement.amazon.decay_start_date=2022-01-03",
+        "policy.enforcement.amazon.decay_half_life_weeks=13",
+        "policy.enforcement.amazon.decay_floor=0.2",
+    )
+    a, b = MarketModel(compose(*base)), MarketModel(compose(*base, *decay))
+    amazon = a.platform_names.index("amazon")
+    d = b.enforcers[amazon].decay_step
+    while a.running:
+        a.step()
+        b.step()
+        la, lb = a.enforcers[amazon].level, b.enforcers[amazon].level
+        if b.t < d:
+            assert la == lb
+        else:
+            assert lb == pytest.approx(la * (0.2 + 0.8 * 0.5 ** ((b.t - d) / 13)), rel=1e-12)
+    assert lb < 0.5 * la

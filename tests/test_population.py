@@ -435,3 +435,38 @@ def test_outputs_count_model_firm_equivalents():
     first = ts[ts.step == 0]
     # alive firms in model-firm equivalents: about merchants.count (real firms / scale)
     assert first.groupby("origin")["alive_merchants"].first().sum() == pytest.approx(400, rel=0.05)
+
+
+# --------------------------------------------------------------- entry windows
+
+
+def test_entry_multiplier_last_covering_window_wins():
+    from sim.core.merchants import entry_multiplier
+
+    windows = [(10, 20, 3.0), (15, 30, 0.0)]
+    got = {t: entry_multiplier(windows, t) for t in (9, 10, 14, 15, 30, 31)}
+    assert got == {9: 1.0, 10: 3.0, 14: 3.0, 15: 0.0, 30: 0.0, 31: 1.0}
+    assert entry_multiplier([], 5) == 1.0
+
+
+def test_entry_windows_scale_an_origins_entry():
+    """A window with multiplier 0 stops the origin's entry inside it (the other origin
+    enters as before); a large one raises it."""
+    base = ("merchants.count=300", "time.spinup_weeks=4", "time.end_date=2021-12-27")
+    key = "merchants.origins.CN.entry_windows"
+    stop = f'{key}=[{{start_date: "2021-01-04", end_date: "2021-06-28", multiplier: 0.0}}]'
+    surge = f'{key}=[{{start_date: "2021-01-04", end_date: "2021-12-27", multiplier: 5.0}}]'
+    ts = run(compose(*base, stop)).timeseries
+    cn = ts[ts["origin"] == "CN"].groupby("date")["entries"].sum()
+    inside = (cn.index >= "2021-01-04") & (cn.index <= "2021-06-28")
+    assert cn[inside].sum() == 0 and cn[~inside].sum() > 0
+    other = ts[ts["origin"] == "other"].groupby("date")["entries"].sum()
+    assert other[inside].sum() > 0
+    ref = run(compose(*base)).timeseries
+    up = run(compose(*base, surge)).timeseries
+
+    def cn_2021(t):
+        x = t[(t["origin"] == "CN") & (t["date"] >= "2021-01-04")]
+        return x["entries"].sum()
+
+    assert cn_2021(up) > 2.5 * cn_2021(ref) > 0

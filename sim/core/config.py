@@ -85,6 +85,17 @@ class TimeConfig:
 
 
 @dataclass
+class EntryWindow:
+    """A period in which an origin's entry rate is scaled (surges, recruitment drives)."""
+
+    start_date: str = param("2020-01-06", unit="date", doc="first week of the window")
+    end_date: str = param("2099-12-31", unit="date", doc="last week of the window")
+    multiplier: float = param(
+        1.0, unit="1", lo=0, hi=100, doc="factor on entry_rate_per_week during the window"
+    )
+
+
+@dataclass
 class OriginConfig:
     """Attributes of the firms of one origin (mainland China or other)."""
 
@@ -185,6 +196,19 @@ class OriginConfig:
         lo=0,
         hi=100,
         doc="multiplier on the value of joining a platform (willingness to try channels)",
+    )
+    entry_windows: list[EntryWindow] = field(
+        default_factory=list,
+        metadata={
+            "unit": "-",
+            "doc": "periods in which entry_rate_per_week is multiplied (the last window that "
+            "covers a week wins); none: the base rate throughout",
+            "lo": None,
+            "hi": None,
+            "source": "[option]: e.g. Amazon's recruitment in China (75% of new sellers "
+            "Chinese, January 2021: Marketplace Pulse)",
+            "choices": None,
+        },
     )
 
 
@@ -640,6 +664,22 @@ class EnforcementConfig:
         hi=1e6,
         doc="platform's cost of one audit",
         source="Amazon: $900m+ and 12,000 staff on enforcement (2021) [est]",
+    )
+    decay_start_date: str = param(
+        "2099-01-01",
+        unit="date",
+        doc="from this date the scheduled intensity decays (a campaign that winds down); "
+        "2099: never",
+    )
+    decay_half_life_weeks: float = param(
+        52.0, unit="weeks", lo=0.1, hi=5200, doc="half-life of the decay"
+    )
+    decay_floor: float = param(
+        0.0,
+        unit="fraction",
+        lo=0,
+        hi=1,
+        doc="share of the intensity at the decay's start that is kept for good",
     )
     response: str = param(
         "fixed",
@@ -1118,6 +1158,12 @@ def validate(cfg: SimConfig) -> SimConfig:
             f"merchants.origins: keys {sorted(origins)} must be exactly {', '.join(ORIGINS)}"
         )
     for o, oc in origins.items():
+        for i, win in enumerate(oc.entry_windows):
+            k = f"merchants.origins.{o}.entry_windows[{i}]"
+            if parse_date(win.end_date, k + ".end_date") < parse_date(
+                win.start_date, k + ".start_date"
+            ):
+                raise ConfigError(f"{k}.end_date: {win.end_date} is before its start_date")
         for pname in oc.initial_listing_probability:
             if pname not in cfg.platforms:
                 raise ConfigError(
@@ -1158,7 +1204,7 @@ def iter_params(cls: type = SimConfig, prefix: str = "") -> list[tuple[str, dict
         "platforms": ("<platform>", PlatformConfig),
         "enforcement": ("<platform>", EnforcementConfig),
     }
-    list_of = {"promotions": FeePromotion}
+    list_of = {"promotions": FeePromotion, "entry_windows": EntryWindow}
     inst = cls()
     for f in dataclasses.fields(cls):
         key = f"{prefix}{f.name}"

@@ -59,6 +59,17 @@ def response_multiplier(current, prevalence, target, elasticity, lowest, highest
     return current + rate * (aim - current)
 
 
+def decay_factor(step: int, decay_start: int, half_life_weeks: float, floor: float) -> float:
+    """Wind-down of a campaign: the share of the scheduled intensity still applied.
+
+    ``1`` before the decay's start ``d``; from it ``phi + (1 - phi) 0.5^((t - d) /
+    h)`` with floor ``phi`` and half-life ``h`` weeks (ODD 7.7).
+    """
+    if step < decay_start:
+        return 1.0
+    return floor + (1.0 - floor) * 0.5 ** ((step - decay_start) / half_life_weeks)
+
+
 def audit_probabilities(
     base: float,
     level: float,
@@ -251,6 +262,7 @@ class EnforcementPolicy(mesa.Agent):
         self.platform_index = platform_index
         self.cfg = cfg
         self.start_step = cal.first_step_on_or_after(cfg.start_date)
+        self.decay_step = cal.first_step_on_or_after(cfg.decay_start_date)
         self.lag_weeks = days_to_weeks(cfg.review_deletion_lag_days)
         self.hold_weeks = days_to_weeks(cfg.fund_hold_days)
         self.evidence_keep = retention(cfg.evidence_half_life_weeks)
@@ -282,7 +294,7 @@ class EnforcementPolicy(mesa.Agent):
         status = st.status
         scheduled = intensity(
             t, self.start_step, c.baseline_intensity, c.ramp_weeks, c.escalation_per_year
-        )
+        ) * decay_factor(t, self.decay_step, c.decay_half_life_weeks, c.decay_floor)
         if c.response == "prevalence" and scheduled > 0:
             # responsive enforcement, only while the schedule is in force (so a preset
             # stays paired with policy=none before its start)

@@ -138,6 +138,16 @@ def draw_attributes(
     }
 
 
+def entry_multiplier(windows: list[tuple[int, int, float]], step: int) -> float:
+    """Factor on an origin's entry rate in week ``step``: the multiplier of the last
+    window ``(first, last, m)`` that covers it, else 1 (ODD 7.9)."""
+    out = 1.0
+    for first, last, m in windows:
+        if first <= step <= last:
+            out = m
+    return out
+
+
 def initial_cash(size: np.ndarray, oc: OriginConfig, gmv_per_firm_week: float) -> np.ndarray:
     """Initial cash: ``capital_weeks * (d / E[x]) * x_f * 0.10`` (USD).
 

@@ -219,6 +219,18 @@ class MarketModel(mesa.Model):
             [cfg.merchants.origins[o].new_platform_propensity for o in ORIGINS]
         )
         self.platform_demand = np.zeros(len(self.platform_agents))
+        # entry windows per origin as (first step, last step, multiplier)
+        self.entry_windows = [
+            [
+                (
+                    self.calendar.first_step_on_or_after(w.start_date),
+                    self.calendar.last_step_on_or_before(w.end_date),
+                    w.multiplier,
+                )
+                for w in cfg.merchants.origins[name].entry_windows
+            ]
+            for name in ORIGINS
+        ]
         # platforms whose sellers run their own listings and may buy reviews (not managed)
         self.sellers_review = np.array([not p.managed for p in self.platform_agents])
         # buyers' experienced value and fake-review harm per platform (_consumers)
@@ -1377,7 +1389,8 @@ class MarketModel(mesa.Model):
         )
         for o, name in enumerate(ORIGINS):
             oc = cfg.merchants.origins[name]
-            k = int(self.rng_entry.poisson(oc.entry_rate_per_week * self.n0_by_origin[o] * growth))
+            rate = oc.entry_rate_per_week * mr.entry_multiplier(self.entry_windows[o], self.t)
+            k = int(self.rng_entry.poisson(rate * self.n0_by_origin[o] * growth))
             if k == 0:
                 continue
             attrs = mr.draw_attributes(
