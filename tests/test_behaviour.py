@@ -7,6 +7,7 @@ sim/engine/runner.py ``summarize``.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from conftest import compose
 
@@ -75,13 +76,15 @@ def test_crackdown_lowers_grey_share_on_amazon(paired):
 
 
 def test_displacement_is_possible():
-    """A firm banned off Amazon keeps its grey propensity and can cheat where it moves.
+    """A firm banned off Amazon can buy fake reviews on another platform afterwards.
 
     ODD 7.1 / issue 11 item 7: whether displacement happens is the model's answer;
     that it can happen is the requirement. In a world with a strong Amazon
-    crackdown, some firm that had a store banned on Amazon later buys fake
-    reviews on another platform, its propensity unchanged by the ban, and the
-    summary reports grey practice off Amazon.
+    crackdown, some firm buys fake reviews on another marketplace in a week after
+    the week one of its Amazon stores was first banned (campaigns run in phase 1,
+    bans in phase 5, so the ban week itself does not count); and the summary's
+    grey share off Amazon is the grey over the active stores of the other
+    marketplaces, managed platforms left out.
     """
     from conftest import ENFORCED, step_all
 
@@ -89,21 +92,28 @@ def test_displacement_is_possible():
 
     m = MarketModel(compose(*ENFORCED))
     amazon = m.platform_names.index("amazon")
-    start = m.firms.view("propensity").copy()
+    first_ban: dict[int, int] = {}
     displaced = set()
 
     def watch(model):
         st, f = model.stores, model.firms
         n = st.n
         cheat = st.campaign[:n] & (st.platform[:n] != amazon)
-        firms = st.firm[:n][cheat]
-        displaced.update(firms[f.ever_banned[firms, amazon]].tolist())
+        for firm in np.unique(st.firm[:n][cheat]).tolist():
+            if firm in first_ban and first_ban[firm] < model.t:
+                displaced.add(firm)
+        banned = np.flatnonzero(f.ever_banned[: f.n, amazon])
+        for firm in banned.tolist():
+            first_ban.setdefault(firm, model.t)
 
     step_all(m, watch)
-    assert displaced, "no firm banned on Amazon bought fake reviews elsewhere"
-    rows = [r for r in sorted(displaced) if r < start.size]  # firms of the initial population
-    assert rows
-    assert (m.firms.propensity[rows] == start[rows]).all()
+    assert first_ban, "the crackdown banned no firm"
+    assert displaced, "no firm banned on Amazon bought fake reviews elsewhere later"
     res = run(compose(*ENFORCED))
-    assert res.summary["grey_share_off_amazon_end"] > 0
-    assert res.summary["grey_share_off_amazon_CN_end"] > 0
+    ts = res.timeseries
+    last = ts[(ts["step"] == ts["step"].max()) & ~ts["platform"].isin(["amazon", "temu"])]
+    want = last["grey_stores"].sum() / last["active_stores"].sum()
+    assert res.summary["grey_share_off_amazon_end"] == pytest.approx(want, rel=1e-12)
+    cn = last[last["origin"] == "CN"]
+    want_cn = cn["grey_stores"].sum() / cn["active_stores"].sum()
+    assert res.summary["grey_share_off_amazon_CN_end"] == pytest.approx(want_cn, rel=1e-12)

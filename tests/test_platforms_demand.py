@@ -265,7 +265,9 @@ def test_harm_is_the_welfare_gap_of_choosing_on_displayed_ratings():
 
 
 def test_utils_to_usd():
-    assert utils_to_usd(0.01, 3000.0, 1.5) == pytest.approx(20.0)
+    # a loss of 0.01 utils at beta_p = 1.5: the share 1 - exp(-0.01 / 1.5) of spending
+    assert utils_to_usd(0.01, 3000.0, 1.5) == pytest.approx(3000.0 * (1 - math.exp(-0.01 / 1.5)))
+    assert utils_to_usd(0.01, 3000.0, 1.5) == pytest.approx(20.0, rel=0.004)  # ~ G h / beta_p
     assert math.isnan(utils_to_usd(0.01, 3000.0, 0.0))
     assert experienced_value(0.0, 0.0, 0.74) == 0.0  # no store: 0, as other shares
 
@@ -299,7 +301,7 @@ def _harm_oracle(m):
         beta = b.rating_sensitivity_per_star
         h = math.log((pi * np.exp(-beta * infl[on])).sum()) + beta * ib
         v = math.log(m.scale * w[on].sum()) - beta * ib
-        out.append((h, v, h * g[on].sum() / b.price_sensitivity))
+        out.append((h, v, g[on].sum() * (1.0 - math.exp(-h / b.price_sensitivity))))
     return np.array(out)
 
 
@@ -349,9 +351,15 @@ def test_no_fake_reviews_no_consumer_harm():
     assert res.summary["consumer_harm_usd_real"] == 0.0
     default = run(compose(*SMALL))
     assert default.summary["consumer_harm_usd_real"] > 0
-    per = [k for k in default.summary if k.startswith("consumer_harm_usd_real_")]
-    assert sum(default.summary[k] for k in per) == pytest.approx(
-        default.summary["consumer_harm_usd_real"]
+    # summary = the platform column counted once per week (one origin row) x scale
+    ts, scale = default.timeseries, default.config.merchants.scale
+    one = ts[ts["origin"] == "CN"]
+    for p, rows in one.groupby("platform"):
+        for col in ("consumer_harm_usd", "platform_net_revenue_usd"):
+            got = default.summary[f"{col}_real_{p}"]
+            assert got == pytest.approx(rows[col].sum() * scale, rel=1e-12), (col, p)
+    assert default.summary["consumer_harm_usd_real"] == pytest.approx(
+        one["consumer_harm_usd"].sum() * scale, rel=1e-12
     )
     # buyers ignoring price: no money value, said as null
     free = run(compose(*SMALL, "behaviour.price_sensitivity=0"))

@@ -119,10 +119,13 @@ def true_weight_factor(inflation_stars, rating_sensitivity):
 
 @rule
 def harm_per_order(true_over_displayed, mean_inflation, rating_sensitivity):
-    """Buyers' loss from choosing on displayed ratings, utils per order (Leggett 2002).
+    """Buyers' loss from choosing on displayed ratings, utils per buyer (Leggett 2002).
 
-    Buyers choose store ``s`` with logit probability ``pi_s = w_s / W_p`` on the
-    displayed rating ``R_s = q_f + I_s`` but experience the true rating ``q_f``:
+    A buyer spends a fixed budget at one store, chosen by logit: store ``s``
+    gets the share ``pi_s = w_s / W_p`` of the platform's spending (its GMV
+    share: ``demand.allocate_sales``; Anderson, de Palma & Thisse 1992 for the
+    fixed-budget logit). Buyers choose on the displayed rating
+    ``R_s = q_f + I_s`` but experience the true rating ``q_f``:
     decision utility ``v_s``, experienced utility ``v_s - beta_r I_s``. Expected
     experienced utility is ``ln W_p - beta_r Ibar_p`` (``Ibar_p = sum_s pi_s
     I_s``, the GMV-weighted mean inflation); choosing on the true ratings would
@@ -141,7 +144,7 @@ def harm_per_order(true_over_displayed, mean_inflation, rating_sensitivity):
 
 @rule
 def experienced_value(weight_total_real, mean_inflation, rating_sensitivity):
-    """Buyers' expected experienced utility per order on a platform (utils).
+    """Buyers' expected experienced utility per buyer on a platform (utils).
 
     ``V_p = ln(scale W_p) - beta_r Ibar_p``: the logit inclusive value over the
     platform's real stores (``scale W_p``, weights of ``demand.store_weight``)
@@ -158,14 +161,15 @@ def experienced_value(weight_total_real, mean_inflation, rating_sensitivity):
 
 @rule
 def utils_to_usd(utils_per_order, gmv, price_sensitivity):
-    """Money value of a utility change per order, summed over a week's orders (USD/week).
+    """Money value of a utility loss per buyer, over a week's spending (USD/week).
 
-    Utility falls with ``beta_p ln price``, so ``Delta`` utils per order are
-    worth a price change of ``Delta / beta_p`` in logs, ``price Delta / beta_p``
-    USD per order to first order; over the platform's orders (GMV ``G_p`` =
-    sum of their prices) that is ``G_p Delta / beta_p``. NaN when ``beta_p = 0``
+    With a fixed budget ``y`` spent at price ``p``, utility rises with
+    ``beta_p ln(y / p)``, so a loss of ``Delta`` utils is the loss of a share
+    ``1 - exp(-Delta / beta_p)`` of the budget (compensating variation); over the
+    platform's spending (GMV ``G_p``) that is ``G_p (1 - exp(-Delta / beta_p))``,
+    about ``G_p Delta / beta_p`` for a small loss. NaN when ``beta_p = 0``
     (buyers who ignore price put no money value on utility).
     """
     if price_sensitivity <= 0.0:
         return np.nan
-    return gmv * utils_per_order / price_sensitivity
+    return gmv * (1.0 - np.exp(-utils_per_order / price_sensitivity))

@@ -47,8 +47,8 @@ def response_multiplier(current, prevalence, target, elasticity, lowest, highest
     """Responsive enforcement: the multiplier of the scheduled intensity (ODD 7.7).
 
     ``M <- M + a (clip((phi / phi*)^eps, M_lo, M_hi) - M)``: the platform
-    observes this week's fake-review prevalence ``phi`` (the sales-weighted
-    share of inflated ratings its review screening sees, 7.2) and moves its
+    knows this week's fake-review prevalence ``phi`` (the sales-weighted share
+    of inflated ratings, 7.2: an assumption, see ODD 4 Sensing) and moves its
     enforcement budget a share ``a`` of the way towards a multiplier that is 1
     at the tolerated prevalence ``phi*``, higher above it and lower below it,
     within ``[M_lo, M_hi]``. The intensity is then ``I(t) M``.

@@ -899,6 +899,7 @@ def prospects(
     profit,
     loss,
     value,
+    sellers_review,
 ):
     """Per (reviewing firm ``rows[r]``, platform ``p``): the numbers of ``MarketModel._prospects``.
 
@@ -907,7 +908,9 @@ def prospects(
     expected sales against the platform's other stores (``merchants.expected_sales``;
     base ``max(W'_p - omega_f w_cur, 0)``, ``w_cur`` the weight of the stores it has),
     perceived hazard (``perceived_detection``, ``risk_exposure`` of the effective
-    propensity ``prop[r]``, ``penalty_hazard``), expected profit, payout, loss if
+    propensity ``prop[r]``, ``penalty_hazard``; on a managed platform, where sellers
+    cannot buy reviews (``sellers_review`` false), the exposure is the collateral share
+    alone: ``risk_exposure(0, c_coll)``), expected profit, payout, loss if
     penalised and risk-adjusted value (``expected_weekly_profit``,
     ``expected_payout``, ``penalty_loss``, ``risk_adjusted_value``). One fused pass
     instead of a dozen (firms x platforms) numpy temporaries; each element is the
@@ -920,6 +923,7 @@ def prospects(
         pr = price[f]
         w_one = store_weight(size[f], 1, quality[f], pr, beta_r, beta_p, theta)
         exposure = risk_exposure(prop[r], collateral)
+        honest = risk_exposure(0.0, collateral)  # no review to buy: collateral only
         for p in range(P):
             wn = w_one * count_pow[r, p]
             w_new[r, p] = wn
@@ -928,7 +932,10 @@ def prospects(
             base = x if (x >= 0.0 or x != x) else 0.0  # np.maximum(x, 0.0)
             g = expected_sales(demand[p], wn, base, om)
             est[r, p] = g
-            h = penalty_hazard(perceived_detection(risk[p, f], salience), exposure)
+            h = penalty_hazard(
+                perceived_detection(risk[p, f], salience),
+                exposure if sellers_review[p] else honest,
+            )
             hazard[r, p] = h
             n = prospective[r, p]
             pi = expected_weekly_profit(

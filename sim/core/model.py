@@ -1013,7 +1013,7 @@ class MarketModel(mesa.Model):
             self.referral, self.fulfilment, self.held_weeks, self.forfeit_share, self.onboarding,
             b.rating_sensitivity_per_star, b.price_sensitivity, b.store_count_exponent,
             b.collateral_risk_share, b.risk_salience, b.sanction_weeks_of_profit,
-            w_new, est, hazard, profit, loss, value,
+            w_new, est, hazard, profit, loss, value, self.sellers_review,
         )  # fmt: skip
         return {
             "rows": rows,

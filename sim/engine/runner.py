@@ -190,7 +190,9 @@ def summarize(model: MarketModel, ts: pd.DataFrame, fl: pd.DataFrame, wall: floa
             out.update(_member_outcomes(model, t, label))
         # grey practice off Amazon (displacement, ODD 7.1): every other platform, both
         # origins and each origin, over their active stores
-        off = week[week["platform"] != "amazon"]
+        # marketplaces only: on a managed platform (Temu) sellers cannot buy reviews
+        managed = [p.name for p in model.platform_agents if p.managed]
+        off = week[(week["platform"] != "amazon") & ~week["platform"].isin(managed)]
         out[f"grey_share_off_amazon_{label}"] = _share(
             off["grey_stores"].sum(), off["active_stores"].sum()
         )
@@ -220,7 +222,6 @@ def summarize(model: MarketModel, ts: pd.DataFrame, fl: pd.DataFrame, wall: floa
             "forfeited_usd",
             "fee_revenue",
             "gmv",
-            "enforcement_cost_usd",
         ]
     ].sum()
     out["association_members_real_start"] = float(model.members_real_start)
