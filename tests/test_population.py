@@ -470,3 +470,48 @@ def test_entry_windows_scale_an_origins_entry():
         return x["entries"].sum()
 
     assert cn_2021(up) > 2.5 * cn_2021(ref) > 0
+
+
+# ------------------------------------------------------- re-entry as a new entity
+
+
+def test_banned_firms_come_back_as_new_legal_entities():
+    """With ``reentry_probability`` a firm that exits after a ban re-enters
+    ``reentry_delay_weeks`` later as a copy (fresh cash, no membership) that keeps
+    its perceived risk and ban flags; off by default (no draw, nothing changes)."""
+    base = ("merchants.count=300", "time.spinup_weeks=4", "time.end_date=2021-12-27")
+    enforced = (
+        *base,
+        "policy.enforcement.amazon.start_date=2020-02-03",
+        "policy.enforcement.amazon.audit_probability_per_week=0.3",
+        "policy.enforcement.amazon.penalty_ladder=[ban]",
+    )
+    off = MarketModel(compose(*enforced))
+    while off.running:
+        off.step()
+    assert off.counts()["reentered_merchants"] == 0
+    m = MarketModel(
+        compose(*enforced, "behaviour.reentry_probability=1", "behaviour.reentry_delay_weeks=4")
+    )
+    seen = []
+    enter = m._enter
+
+    def watched(origin, attrs, predecessors=None):
+        first = m.firms.n
+        enter(origin, attrs, predecessors)
+        if predecessors is not None:
+            new = np.arange(first, first + predecessors.size)
+            f = m.firms
+            assert (f.ever_banned[new] == f.ever_banned[predecessors]).all()
+            assert (f.ever_banned[predecessors].any(axis=1)).all()  # they had a ban
+            assert (f.size[new] == f.size[predecessors]).all()
+            assert (f.propensity[new] == f.propensity[predecessors]).all()
+            assert not f.member[new].any()
+            assert (f.born[new] == m.t).all()
+            seen.append(predecessors.size)
+
+    m._enter = watched
+    while m.running:
+        m.step()
+    assert sum(seen) > 0 and m.counts()["reentered_merchants"] > 0
+    assert m.counts()["reentered_merchants"] <= m.counts()["entered_merchants"]

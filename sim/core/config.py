@@ -902,6 +902,18 @@ class BehaviourConfig:
         hi=520,
         doc="a platform is left when its expected profit is below zero for this many weeks",
     )
+    reentry_probability: float = param(
+        0.0,
+        unit="probability",
+        lo=0,
+        hi=1,
+        doc="chance a firm that leaves the market after having a store banned comes back "
+        "as a new legal entity (fresh capital, same products and propensity; ODD 7.9)",
+        source="SCMP 2021 (banned merchants came back under new accounts) [option]",
+    )
+    reentry_delay_weeks: int = param(
+        13, unit="weeks", lo=1, hi=520, doc="weeks from the exit to the new entity's entry"
+    )
     new_account_attempt_probability: float = param(
         0.5,
         unit="probability",

@@ -171,6 +171,9 @@ class MarketModel(mesa.Model):
         self.rng_decisions = streams["decisions"]
         self.rng_entry = streams["entry"]
         self.rng_pieces = streams["pieces"]
+        self.rng_reentry = streams["reentry"]
+        self._reentry_due: list[tuple[int, np.ndarray]] = []  # (week, old firm rows)
+        self.reentered = 0
 
         self.calendar = Calendar(cfg)
         self.n_steps = self.calendar.n_steps
@@ -1365,6 +1368,16 @@ class MarketModel(mesa.Model):
         for p in range(self.P):
             self.rec_firms("exits", p, rows[was_listed[:, p]])
         self.exited += rows.size
+        q = self.cfg.behaviour.reentry_probability
+        if q > 0:
+            # a firm that had a store banned may come back as a new legal entity (7.9);
+            # its own stream, drawn only when the option is on
+            was_banned = rows[f.ever_banned[rows].any(axis=1)]
+            if was_banned.size:
+                back = was_banned[self.rng_reentry.random(was_banned.size) < q]
+                if back.size:
+                    due = self.t + self.cfg.behaviour.reentry_delay_weeks
+                    self._reentry_due.append((due, back))
         agents = self.agent_of_row
         for r in rows.tolist():
             agents.pop(r).remove()
@@ -1403,18 +1416,59 @@ class MarketModel(mesa.Model):
                 cfg.merchants.member_row_max_firms,
             )
             self._enter(o, attrs)
+        self._reenter()
+
+    def _reenter(self) -> None:
+        """Firms that exited after a ban come back as new legal entities (ODD 7.9).
+
+        A copy of the old model firm (same real firms, size, quality, price,
+        propensity and extra stores; not an association member) enters like an
+        entrant (fresh initial cash, chooses its first platform by ``J_fq``), but
+        keeps its perceived risk and its predecessor's ban flags, so that joining
+        a platform it was banned on goes through the related-account check (7.7).
+        """
+        due = [rows for week, rows in self._reentry_due if week == self.t]
+        if not due:
+            return
+        self._reentry_due = [(w, r) for w, r in self._reentry_due if w != self.t]
+        old = np.concatenate(due)
+        f = self.firms
+        for o in range(len(ORIGINS)):
+            rows = old[f.origin[old] == o]
+            if rows.size == 0:
+                continue
+            attrs = {
+                "size": f.size[rows].copy(),
+                "weight": f.weight[rows] * self.scale,
+                "quality": f.quality[rows].copy(),
+                "price": f.price[rows].copy(),
+                "propensity": f.propensity[rows].copy(),
+                "extra_stores": f.extra_stores[rows].copy(),
+                "member": np.zeros(rows.size, dtype=bool),
+            }
+            self._enter(o, attrs, predecessors=rows)
         if self.t % self.cfg.network.rewire_every_weeks == 0 and f.n > self._wired:
             self._rewire()
 
-    def _enter(self, origin: int, attrs: dict[str, np.ndarray]) -> None:
-        """Candidate firms evaluate platforms like a portfolio review; joiners enter."""
+    def _enter(
+        self, origin: int, attrs: dict[str, np.ndarray], predecessors: np.ndarray | None = None
+    ) -> None:
+        """Candidate firms evaluate platforms like a portfolio review; joiners enter.
+
+        ``predecessors``: for new legal entities of exited firms (``_reenter``), the
+        old rows, whose perceived risk and ban flags they keep.
+        """
         f, b = self.firms, self.cfg.behaviour
         oc = self.cfg.merchants.origins[ORIGINS[origin]]
         rows = self._add_firms(origin, attrs, born=self.t)
         idx = np.arange(rows.start, rows.stop)
-        # entrants start from the (real-firm) mean perceived risk of the firms alive now
-        mean_risk, n_alive = kn.mean_alive_rows(f.risk, f.weight, self.alive_rows(), rows.start)
-        f.risk[:, idx] = mean_risk[:, None] if n_alive > 0 else b.initial_perceived_risk
+        if predecessors is None:
+            # entrants start from the (real-firm) mean perceived risk of the firms alive now
+            mean_risk, n_alive = kn.mean_alive_rows(f.risk, f.weight, self.alive_rows(), rows.start)
+            f.risk[:, idx] = mean_risk[:, None] if n_alive > 0 else b.initial_perceived_risk
+        else:
+            f.risk[:, idx] = f.risk[:, predecessors]
+            f.ever_banned[idx] = f.ever_banned[predecessors]
         f.cash[idx] = mr.initial_cash(f.size[idx], oc, self.cfg.demand.gmv_per_firm_per_week_usd)
         none = np.zeros((idx.size, self.P), dtype=bool)
         pros = self._prospects(idx, none, np.zeros((idx.size, self.P), dtype=np.int64))
@@ -1436,6 +1490,8 @@ class MarketModel(mesa.Model):
             self.gain_cause[rows_p] = CAUSE["entry"]
             self.rec_firms("entries", p, rows_p)
         self.entered += stay.size
+        if predecessors is not None:
+            self.reentered += stay.size
 
     # ---------------------------------------------------------- 9. record
 
@@ -1626,6 +1682,7 @@ class MarketModel(mesa.Model):
             "initial_merchants": int(self.n_initial),
             "entered_merchants": int(self.entered),
             "exited_merchants": int(self.exited),
+            "reentered_merchants": int(self.reentered),
             "split_merchants": int(self.split),
             "alive_merchants": int(self.firms.alive[: self.firms.n].sum()),
             "stores_opened": int(self.stores_opened),

@@ -20,6 +20,7 @@ STREAM_KEYS: dict[str, int] = {
     "mesa": 6,
     "population_other": 7,
     "pieces": 8,
+    "reentry": 9,
 }
 
 
