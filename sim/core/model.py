@@ -1417,6 +1417,8 @@ class MarketModel(mesa.Model):
             )
             self._enter(o, attrs)
         self._reenter()
+        if self.t % self.cfg.network.rewire_every_weeks == 0 and f.n > self._wired:
+            self._rewire()
 
     def _reenter(self) -> None:
         """Firms that exited after a ban come back as new legal entities (ODD 7.9).
@@ -1447,8 +1449,6 @@ class MarketModel(mesa.Model):
                 "member": np.zeros(rows.size, dtype=bool),
             }
             self._enter(o, attrs, predecessors=rows)
-        if self.t % self.cfg.network.rewire_every_weeks == 0 and f.n > self._wired:
-            self._rewire()
 
     def _enter(
         self, origin: int, attrs: dict[str, np.ndarray], predecessors: np.ndarray | None = None
