@@ -515,3 +515,27 @@ def test_banned_firms_come_back_as_new_legal_entities():
         m.step()
     assert sum(seen) > 0 and m.counts()["reentered_merchants"] > 0
     assert m.counts()["reentered_merchants"] <= m.counts()["entered_merchants"]
+
+
+def test_entrant_members_are_wired_into_the_network():
+    """Association members among the entrants get ties in the week they enter when
+    it is a rewiring week (ODD 7.10: the rewiring follows the entry phase). Guards
+    the schedule: a change once cut the rewiring off the end of the entry phase, so
+    entrants waited a whole rewiring period for their ties, and no test noticed."""
+    m = MarketModel(compose("merchants.count=1000", "time.end_date=2021-12-27"))
+    every = m.cfg.network.rewire_every_weeks
+    wired, total = 0, 0
+    while m.running:
+        m.step()
+        if m.t % every:
+            continue
+        f = m.firms
+        n = f.n
+        new = np.flatnonzero(f.member[:n] & (f.born[:n] == m.t) & f.alive[:n])
+        new = new[~f.piece[new]]  # pieces inherit their parent's ties
+        ends = np.concatenate([m.edges[:, 0], m.edges[:, 1]])
+        wired += int(np.isin(new, ends).sum())
+        total += new.size
+    assert total >= 5
+    # each entrant member brings mean_degree / 2 edges (its end drawn with replacement)
+    assert wired / total > 0.5, (wired, total)
