@@ -174,6 +174,8 @@ def summarize(model: MarketModel, ts: pd.DataFrame, fl: pd.DataFrame, wall: floa
     }
     out["crackdown_start"] = start
     amazon = "amazon" in model.platform_names
+    # platforms other than Amazon where sellers can buy reviews (not managed, e.g. Temu)
+    marketplaces = [p.name for p in model.platform_agents if p.name != "amazon" and not p.managed]
     for label, t in marks.items():
         if not model.spinup <= t <= last:
             continue
@@ -188,11 +190,9 @@ def summarize(model: MarketModel, ts: pd.DataFrame, fl: pd.DataFrame, wall: floa
                 a["grey_stores"].sum(), a["active_stores"].sum()
             )
             out.update(_member_outcomes(model, t, label))
-        # grey practice off Amazon (displacement, ODD 7.1): every other platform, both
+        # grey practice off Amazon (displacement, ODD 7.1): the other marketplaces, both
         # origins and each origin, over their active stores
-        # marketplaces only: on a managed platform (Temu) sellers cannot buy reviews
-        managed = [p.name for p in model.platform_agents if p.managed]
-        off = week[(week["platform"] != "amazon") & ~week["platform"].isin(managed)]
+        off = week[week["platform"].isin(marketplaces)]
         out[f"grey_share_off_amazon_{label}"] = _share(
             off["grey_stores"].sum(), off["active_stores"].sum()
         )
