@@ -43,9 +43,15 @@ def make_figures(root: Path, sweep) -> list[Path]:
     paired = stats.paired_differences(
         summary, outcomes, baseline=(exp.baseline_scenario, 0), by=["scenario", "point_id"]
     )
-    out += save_figure(
-        sweep_figures.plot_paired_differences(paired), root, "paired_fee_hike", sweep
-    )
+    # one figure per contrast: the fee hike (with the subsidies' own effects under the
+    # 2020 fees, as before) and the responding rivals, each against the 2020 fees
+    rivals = paired["scenario"] == "rivals_respond"
+    for name, part in (
+        ("paired_fee_hike", paired[~rivals]),
+        ("paired_rivals_respond", paired[rivals]),
+    ):
+        if len(part):
+            out += save_figure(sweep_figures.plot_paired_differences(part), root, name, sweep)
     port = load_portfolios(root)
     if len(port):
         fig = sweep_figures.plot_alluvial(port, origin="CN", scenario=exp.baseline_scenario)
